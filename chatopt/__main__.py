@@ -1,0 +1,3 @@
+from chatopt.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Chat history storage: one async interface, several tiers behind it."""
