@@ -1,0 +1,1 @@
+"""Phase 2 hardening: rate limits, load shedding, input checks and the LLM resilience policy."""
