@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from chatopt import __version__
+from chatopt.commands.tap import tap
 from chatopt.commands.tokens import tokens
 from chatopt.errors import ChatoptError
 
@@ -41,6 +42,7 @@ def _root(
 
 
 app.command("tokens")(tokens)
+app.command("tap")(tap)
 
 
 def main() -> None:

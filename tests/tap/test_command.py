@@ -1,0 +1,66 @@
+"""``chatopt tap`` from the command line: listens, forwards, writes the trace, stops on time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from chatopt.tap import read_trace
+from tests.services import free_port, wait_for_port
+from tests.tap.helpers import fake_openai_app, serve
+
+
+def test_tap_command_records_a_call_to_its_trace_file(tmp_path: Path) -> None:
+    trace = tmp_path / "calls.jsonl"
+    port = free_port()
+    with serve(fake_openai_app()) as upstream:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chatopt",
+                "tap",
+                "--upstream",
+                upstream + "/v1",
+                "--port",
+                str(port),
+                "--trace",
+                str(trace),
+                "--duration",
+                "6",
+                "--fault",
+                "503",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port("127.0.0.1", port)
+            body = {"model": "small", "messages": [{"role": "user", "content": "hi"}]}
+            with httpx.Client(timeout=10) as client:
+                failed = client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+                ok = client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+            output, _ = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert (failed.status_code, ok.status_code) == (503, 200)
+    assert process.returncode == 0, output
+    assert [call.status for call in read_trace(trace)] == [503, 200]
+    assert b"2 AI calls recorded" in output
+
+
+def test_tap_command_rejects_a_bad_fault_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chatopt", "tap", "--upstream", "http://127.0.0.1:1/v1", "--fault", "boom"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot read fault 'boom'" in result.stderr
+    assert "Traceback" not in result.stderr
