@@ -48,8 +48,25 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The running summary of a conversation and how many messages it covers."""
+
+    text: str
+    message_count: int
+    updated_at: datetime
+
+
 class InvalidCursor(ValueError):
     """A pagination cursor that this store did not issue."""
+
+
+class InvalidLimit(ValueError):
+    """A page size outside ``1..history_page_max``."""
+
+
+class UnknownConversation(LookupError):
+    """Messages were appended to a conversation that does not exist."""
 
 
 class ChatStore(Protocol):
@@ -80,3 +97,15 @@ class ChatStore(Protocol):
 
     async def all_messages(self, conversation_id: str) -> list[Message]:
         """Every message, oldest first (what the baseline sends upstream each turn)."""
+
+    async def count_messages(self, conversation_id: str) -> int:
+        """How many messages the conversation holds (every tier)."""
+
+    async def get_summary(self, conversation_id: str) -> Summary | None:
+        """The running summary the context builder keeps, if one was written."""
+
+    async def set_summary(self, conversation_id: str, text: str, message_count: int) -> None:
+        """Replace the running summary; ``message_count`` is how many messages it covers."""
+
+    async def archive_idle(self, now: datetime) -> int:
+        """Move conversations idle longer than the cold threshold to the archive; how many moved."""
