@@ -1,0 +1,95 @@
+"""Realtime test harness: a scripted chat runner and real uvicorn servers on free ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from reference_server.auth import issue_token
+from reference_server.realtime import ChatEvent, ChatRequest, Failure, Final, Realtime, TokenChunk
+from reference_server.settings import ServerSettings, settings_for_profile
+from tests.services import free_port
+
+
+@dataclass
+class ScriptedRunner:
+    """Answers every message with ``chunks`` token chunks, ``delay_s`` apart, then ``final``."""
+
+    chunks: int = 5
+    delay_s: float = 0.0
+    chunk_text: str = "tok "
+    fail_with: Failure | None = None
+    requests: list[ChatRequest] = field(default_factory=list)
+    produced: int = 0
+    closed: int = 0
+
+    async def __call__(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        self.requests.append(request)
+        try:
+            for index in range(self.chunks):
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                self.produced += 1
+                yield TokenChunk(f"{self.chunk_text}{index} ")
+            if self.fail_with is not None:
+                yield self.fail_with
+                return
+            yield Final(message_id=f"m-{len(self.requests)}",
+                        conversation_id=request.conversation_id or "c-1",
+                        model="small", usage={"completion_tokens": self.chunks})
+        finally:
+            self.closed += 1
+
+
+def realtime_settings(**overrides: Any) -> ServerSettings:
+    return settings_for_profile("optimized", **overrides)
+
+
+def token_for(settings: ServerSettings, user: str = "alice") -> str:
+    return issue_token(settings.secret, user)
+
+
+def realtime_app(realtime: Realtime) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await realtime.start()
+        try:
+            yield
+        finally:
+            await realtime.stop()
+
+    return Starlette(routes=realtime.routes(), lifespan=lifespan)
+
+
+@contextlib.asynccontextmanager
+async def running(realtime: Realtime, **uvicorn_options: Any) -> AsyncIterator[str]:
+    """Serve ``realtime`` with uvicorn on a free port in this event loop; yields ``host:port``."""
+    port = free_port()
+    config = uvicorn.Config(realtime_app(realtime), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on", **uvicorn_options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            server.force_exit = True
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
