@@ -29,7 +29,9 @@ _PERSONAL_DATA = (
     re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),  # US SSN
     re.compile(r"\b(?:\d[ -]?){13,19}\b"),  # payment card number
     re.compile(r"(?:\+\d{1,3}[ .-]?)?\(?\d{2,3}\)?[ .-]?\d{4,5}[ .-]?\d{4}\b"),  # phone number
-    re.compile(r"\b(my|meu|minha) (password|senha|address|endereço|endereco|salary|salário|salario)\b", re.I),
+    re.compile(
+        r"\b(my|meu|minha) (password|senha|address|endereço|endereco|salary|salário|salario) (is|é|e)\b", re.I
+    ),
 )
 _TIME_SENSITIVE = re.compile(
     r"\b(today|tonight|tomorrow|yesterday|now|right now|currently|current|latest|recent|"

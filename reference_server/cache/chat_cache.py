@@ -24,7 +24,7 @@ from reference_server.cache.keys import CacheScope, context_fingerprint, exact_k
 from reference_server.cache.normalize import normalize_query
 from reference_server.cache.stats import CacheStats
 from reference_server.cache.traps import TrapKind, check_trap
-from reference_server.cache.vector_store import RedisVectorStore
+from reference_server.cache.vector_store import LogPosition, RedisVectorStore
 from reference_server.cache.vectors import VectorEntry, VectorIndex
 
 CacheStatus = Literal["hit-exact", "hit-semantic", "miss"]
@@ -77,7 +77,7 @@ class ChatCache:
         self.index = VectorIndex(max_entries=max_entries)
         self.stats = CacheStats()
         self._clock = clock
-        self._cursor = "0-0"
+        self._position = LogPosition()
         self._synced_at = float("-inf")
 
     @property
@@ -199,7 +199,7 @@ class ChatCache:
         """Pick up entries other instances added or removed (done automatically on lookups)."""
         if self.vector_store is None:
             return
-        changes = await self.vector_store.changes_since(self._cursor)
+        changes = await self.vector_store.changes_since(self._position)
         if changes.reload_required:
             await self._reload()
             return
@@ -208,7 +208,7 @@ class ChatCache:
         for entry in changes.added:
             if entry.id not in self.index:
                 self.index.add(entry)
-        self._cursor = changes.cursor
+        self._position = changes.position
         self._synced_at = time.monotonic()
 
     async def _sync_if_due(self) -> None:
@@ -217,11 +217,11 @@ class ChatCache:
 
     async def _reload(self) -> None:
         assert self.vector_store is not None
-        cursor = await self.vector_store.cursor()
+        position = await self.vector_store.position()
         self.index = VectorIndex(max_entries=self.index.max_entries)
         for entry in await self.vector_store.load_all(self._clock()):
             self.index.add(entry)
-        self._cursor = cursor
+        self._position = position
         self._synced_at = time.monotonic()
 
     async def _forget(self, entry_ids: list[str]) -> None:

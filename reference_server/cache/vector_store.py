@@ -23,13 +23,21 @@ from reference_server.cache.vectors import VectorEntry
 _LOAD_BATCH = 500
 
 
+@dataclass(frozen=True)
+class LogPosition:
+    """How far an instance has read the change log: last event id and events seen so far."""
+
+    last_id: str = "0-0"
+    seen: int = 0
+
+
 @dataclass
 class VectorChanges:
-    """What happened since an instance last looked: new entries, removed ids, and the new cursor."""
+    """What happened since an instance last looked: new entries, removed ids, and the new position."""
 
     added: list[VectorEntry] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    cursor: str = "0-0"
+    position: LogPosition = field(default_factory=LogPosition)
     reload_required: bool = False
 
 
@@ -75,10 +83,23 @@ class RedisVectorStore:
                 pipe.xadd(self._log, {"op": "del", "id": entry_id}, maxlen=self.log_max, approximate=True)
             await pipe.execute()
 
-    async def cursor(self) -> str:
-        """The id of the newest change (start reading after it)."""
-        last = await self._redis.xrevrange(self._log, count=1)
-        return _text(last[0][0]) if last else "0-0"
+    async def position(self) -> LogPosition:
+        """The current end of the change log (start reading after it)."""
+        info = await self._info()
+        return LogPosition(info["last"], info["added"]) if info else LogPosition()
+
+    async def _info(self) -> dict[str, str | int] | None:
+        try:
+            raw = await self._redis.xinfo_stream(self._log)
+        except Exception as exc:  # the stream does not exist yet
+            if "no such key" in str(exc).lower():
+                return None
+            raise
+        return {
+            "last": _text(raw["last-generated-id"]),
+            "added": int(raw["entries-added"]),
+            "length": int(raw["length"]),
+        }
 
     async def load_all(self, now: float | None = None) -> list[VectorEntry]:
         """Every live entry (expired ids are pruned from the index set on the way)."""
@@ -87,14 +108,17 @@ class RedisVectorStore:
         ids = [_text(i) for i in await self._redis.zrangebyscore(self._ids, now, "+inf")]
         return await self._fetch(ids)
 
-    async def changes_since(self, cursor: str) -> VectorChanges:
-        """Entries added and ids removed after ``cursor``; ``reload_required`` if the log was trimmed."""
-        events = await self._redis.xrange(self._log, min=f"({cursor}", count=self.log_max)
-        if cursor != "0-0" and events:
-            first = await self._redis.xrange(self._log, count=1)
-            if first and _stream_id_newer(_text(first[0][0]), cursor):
-                return VectorChanges(cursor=await self.cursor(), reload_required=True)
-        changes = VectorChanges(cursor=_text(events[-1][0]) if events else cursor)
+    async def changes_since(self, position: LogPosition) -> VectorChanges:
+        """Entries added and ids removed after ``position``; ``reload_required`` if the log was trimmed."""
+        info = await self._info()
+        if info is None:
+            return VectorChanges(position=position)
+        if int(info["added"]) - int(info["length"]) > position.seen:  # unread events were trimmed away
+            return VectorChanges(position=await self.position(), reload_required=True)
+        events = await self._redis.xrange(self._log, min=f"({position.last_id}", count=self.log_max)
+        changes = VectorChanges(
+            position=LogPosition(_text(events[-1][0]), position.seen + len(events)) if events else position
+        )
         added_ids: list[str] = []
         for _, fields in events:
             op, entry_id = _text(fields[b"op"]), _text(fields[b"id"])
@@ -129,8 +153,3 @@ class RedisVectorStore:
                     )
                 )
         return entries
-
-
-def _stream_id_newer(first: str, cursor: str) -> bool:
-    """True when the oldest kept event is newer than ``cursor``: events in between were trimmed."""
-    return tuple(int(x) for x in first.split("-")) > tuple(int(x) for x in cursor.split("-"))

@@ -4,7 +4,8 @@ from reference_server.cache.normalize import normalize_query
 
 
 def test_case_whitespace_and_edge_punctuation_are_ignored():
-    assert normalize_query("  How do I   RESET my password??  ") == normalize_query("how do i reset my password")
+    expected = normalize_query("how do i reset my password")
+    assert normalize_query("  How do I   RESET my password??  ") == expected
 
 
 def test_repeated_letters_punctuation_and_words_collapse():
