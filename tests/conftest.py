@@ -88,3 +88,48 @@ def postgres_dsn() -> Iterator[str]:
 def postgres_url(postgres_dsn: str) -> str:
     """The same fresh database as an SQLAlchemy asyncpg URL."""
     return postgres_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture(scope="session")
+def mock_llm() -> Iterator:
+    """A running mock OpenAI-compatible LLM, FAST (5 ms TTFT, 5,000 tokens/s), shared by the session.
+
+    Use ``mock_llm.base_url`` (ends in ``/v1``) with the official client::
+
+        client = openai.AsyncOpenAI(base_url=mock_llm.base_url, api_key="unused", max_retries=0)
+
+    Model names map to the ``small`` / ``medium`` / ``large`` tiers (``gpt-4o-mini``, ``gpt-4o``,
+    ``gpt-4``, ``mock-small`` ...; any other name is ``medium``). Answers are deterministic per
+    messages + seed. Ask for a fault on one request with the ``X-Mock-Fault`` header, e.g.
+    ``extra_headers={"X-Mock-Fault": "error=503"}`` or ``"rate-limit=1"``, ``"hang=2"``,
+    ``"slow-first-token=300"``, ``"cut=5"``, ``"bad-answer=refusal"`` (see ``chatopt/mockllm/faults.py``).
+    ``POST /v1/embeddings`` returns real 384-d MiniLM vectors.
+    """
+    from chatopt.mockllm import MockConfig, MockLLMServer
+
+    with MockLLMServer(MockConfig.fast()) as server:
+        yield server
+
+
+@pytest.fixture
+def start_mock_llm() -> Iterator:
+    """Factory: ``start_mock_llm(config)`` starts a mock LLM of this test's own and returns it.
+
+    ``config`` is a dict (merged into the defaults, e.g. ``{"tiers": {"small": {"base_ms": 50}},
+    "faults": {"error_rate": 0.5}}``), a ``MockConfig`` (``MockConfig.fast(faults={...})``) or a
+    YAML path. Every server started is stopped when the test ends.
+    """
+    from chatopt.mockllm import MockLLMServer
+
+    servers: list = []
+
+    def start(config=None) -> MockLLMServer:
+        server = MockLLMServer(config).start()
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
