@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import random
 import time
@@ -23,9 +24,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-FALLBACK_MESSAGE = (
-    "Sorry, the assistant can't answer right now. Your message was saved; please try again in a moment."
-)
+FALLBACK_MESSAGE = "Sorry, the assistant can't answer right now. Please try again in a moment."
+INTERRUPTED_MESSAGE = "Sorry, the answer was interrupted. Please send your message again."
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
@@ -220,6 +220,7 @@ async def resilient_stream(
     timeout_s: float = 30.0,
     on_retry: Callable[[int, BaseException], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    retryable: Callable[[BaseException], bool] = is_retryable,
 ) -> AsyncIterator[T]:
     """Yield the upstream's chunks under the policy; retry only before the first chunk is yielded.
 
@@ -251,7 +252,7 @@ async def resilient_stream(
         except Exception as exc:
             if breaker is not None:
                 breaker.record_failure()
-            if delivered or retry >= policy.max_retries or not is_retryable(exc):
+            if delivered or retry >= policy.max_retries or not retryable(exc):
                 raise
             if on_retry is not None:
                 on_retry(retry + 1, exc)
@@ -271,14 +272,18 @@ async def resilient_call(
     timeout_s: float = 30.0,
     on_retry: Callable[[int, BaseException], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    retryable: Callable[[BaseException], bool] = is_retryable,
 ) -> T:
     """One non-streaming upstream call under the same policy as ``resilient_stream``."""
 
     async def once() -> AsyncIterator[T]:
         yield await call()
 
-    async for result in resilient_stream(
-        once, breaker=breaker, policy=policy, timeout_s=timeout_s, on_retry=on_retry, sleep=sleep
-    ):
-        return result
+    stream = resilient_stream(
+        once, breaker=breaker, policy=policy, timeout_s=timeout_s, on_retry=on_retry, sleep=sleep,
+        retryable=retryable,
+    )
+    async with contextlib.aclosing(stream):
+        async for result in stream:
+            return result
     raise RuntimeError("the upstream call returned nothing")
