@@ -9,6 +9,7 @@ Reads fall through to the cold archive when a conversation's messages were moved
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,13 +83,37 @@ def _message_row(message: Message, seq: int | None = None) -> dict[str, Any]:
     return row
 
 
-def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert message rows; a row whose id is already stored is skipped (retries are safe)."""
+@dataclass(frozen=True)
+class WriteResult:
+    """What a batch write did: conversations that do not exist, and each stored message's seq."""
+
+    unknown: set[str] = field(default_factory=set)
+    seqs: dict[str, int] = field(default_factory=dict)
+
+
+def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert message rows; a row whose id is already stored is skipped (retries are safe).
+
+    Returns the sequence number of every row, inserted now or before.
+    """
     if not rows:
-        return
+        return {}
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(messages).on_conflict_do_nothing(index_elements=[messages.c.id])
-    connection.execute(statement, rows)
+    statement = (
+        dialect.insert(messages)
+        .on_conflict_do_nothing(index_elements=[messages.c.id])
+        .returning(messages.c.id, messages.c.seq)
+    )
+    seqs = {row.id: row.seq for row in connection.execute(statement, rows)}
+    already_stored = [row["id"] for row in rows if row["id"] not in seqs]
+    if already_stored:
+        found = connection.execute(
+            select(messages.c.id, messages.c.seq)
+            .where(messages.c.id.in_(already_stored))
+            .limit(len(already_stored))
+        )
+        seqs.update({row.id: row.seq for row in found})
+    return seqs
 
 
 # --- conversations -----------------------------------------------------------------------------
@@ -135,8 +160,8 @@ def select_conversations(
 
 def write_messages(
     connection: Connection, batch: Sequence[tuple[str, Sequence[Message]]], now: datetime
-) -> set[str]:
-    """Store a batch of appends in the caller's transaction; the conversation ids that do not exist.
+) -> WriteResult:
+    """Store a batch of appends in the caller's transaction.
 
     Each conversation row is touched first (``updated_at``), in id order so concurrent
     batches lock rows in the same order; an archived conversation is restored to the warm
@@ -160,8 +185,7 @@ def write_messages(
         if conversation_id not in unknown
         for message in items
     ]
-    _insert_messages(connection, rows)
-    return unknown
+    return WriteResult(unknown, _insert_messages(connection, rows))
 
 
 # --- message reads -----------------------------------------------------------------------------

@@ -35,9 +35,14 @@ class Pager:
         self, conversation_id: str, newest_first: list[StoredMessage], limit: int
     ) -> Page[Message]:
         """A page from up to ``limit + 1`` rows, newest first; items come out oldest first."""
-        items = newest_first[:limit]
+        return self.page_of_messages(conversation_id, newest_first[:limit], len(newest_first) > limit)
+
+    def page_of_messages(
+        self, conversation_id: str, items: list[StoredMessage], has_more: bool
+    ) -> Page[Message]:
+        """A page of ``items`` (newest first); a cursor to the older ones when ``has_more``."""
         next_cursor = None
-        if len(newest_first) > limit and items:
+        if has_more and items:
             oldest = items[-1]
             next_cursor = self.codec.encode(
                 Position(MESSAGES, conversation_id, oldest.message.created_at, oldest.seq)

@@ -20,6 +20,7 @@ from reference_server.storage.base import Conversation, Message, Page, Summary, 
 from reference_server.storage.cursors import CursorCodec
 from reference_server.storage.engines import create_async
 from reference_server.storage.migrations import migrate
+from reference_server.storage.operations import WriteResult
 from reference_server.storage.pages import Pager
 from reference_server.storage.records import StoredMessage
 from reference_server.storage.retries import retry_async
@@ -36,6 +37,15 @@ def check_messages(conversation_id: str, messages: list[Message]) -> None:
     strays = [message.id for message in messages if message.conversation_id != conversation_id]
     if strays:
         raise ValueError(f"messages {strays} belong to another conversation than {conversation_id!r}")
+
+
+def stored_or_raise(
+    conversation_id: str, messages: list[Message], result: WriteResult
+) -> list[StoredMessage]:
+    """The appended messages with their sequence numbers; ``UnknownConversation`` if it was missing."""
+    if conversation_id in result.unknown:
+        raise UnknownConversation(f"conversation {conversation_id!r} does not exist")
+    return [StoredMessage(result.seqs[message.id], message) for message in messages]
 
 
 def new_conversation(user_id: str, title: str) -> Conversation:
@@ -133,17 +143,19 @@ class SqlChatStore:
     # --- messages --------------------------------------------------------------------------
 
     async def append_messages(self, conversation_id: str, messages: list[Message]) -> None:
+        await self.append_stored(conversation_id, messages)
+
+    async def append_stored(self, conversation_id: str, messages: list[Message]) -> list[StoredMessage]:
+        """Append durably and return the messages with their sequence numbers."""
         check_messages(conversation_id, messages)
         if not messages:
-            return
+            return []
         if self._buffer is not None:
-            await self._buffer.submit(conversation_id, messages)
-            return
-        unknown = await self._write_batch([(conversation_id, messages)])
-        if unknown:
-            raise UnknownConversation(f"conversation {conversation_id!r} does not exist")
+            return await self._buffer.submit(conversation_id, messages)
+        result = await self._write_batch([(conversation_id, messages)])
+        return stored_or_raise(conversation_id, messages, result)
 
-    async def _write_batch(self, batch: Sequence[tuple[str, Sequence[Message]]]) -> set[str]:
+    async def _write_batch(self, batch: Sequence[tuple[str, Sequence[Message]]]) -> WriteResult:
         return await self._transaction(operations.write_messages, batch, datetime.now(UTC))
 
     async def stored_page(self, conversation_id: str, before: str | None, limit: int) -> list[StoredMessage]:

@@ -15,16 +15,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from reference_server.storage.base import Message, UnknownConversation
+from reference_server.storage.operations import WriteResult
+from reference_server.storage.records import StoredMessage
 
-#: Writes one batch in one transaction; returns the conversation ids that do not exist.
-BatchWriter = Callable[[Sequence[tuple[str, Sequence[Message]]]], Awaitable[set[str]]]
+#: Writes one batch in one transaction.
+BatchWriter = Callable[[Sequence[tuple[str, Sequence[Message]]]], Awaitable[WriteResult]]
 
 
 @dataclass
 class _Append:
     conversation_id: str
     messages: list[Message]
-    done: asyncio.Future[None]
+    done: asyncio.Future[list[StoredMessage]]
 
 
 class BufferClosed(RuntimeError):
@@ -49,15 +51,15 @@ class GroupCommitBuffer:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="chatopt-group-commit")
 
-    async def submit(self, conversation_id: str, messages: list[Message]) -> None:
-        """Queue an append (waiting for room) and return once its transaction has committed."""
+    async def submit(self, conversation_id: str, messages: list[Message]) -> list[StoredMessage]:
+        """Queue an append (waiting for room); once its transaction has committed, the stored messages."""
         if self._closing or self._task is None:
             raise BufferClosed("the history store is closed; no more writes are accepted")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[list[StoredMessage]] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieve_error)
         await self._queue.put(_Append(conversation_id, messages, done))
         # Shielded: a caller that gives up (client gone) does not cancel the write itself.
-        await asyncio.shield(done)
+        return await asyncio.shield(done)
 
     async def close(self) -> None:
         """Flush everything queued, then stop the flusher."""
@@ -101,7 +103,7 @@ class GroupCommitBuffer:
 
     async def _flush(self, batch: list[_Append]) -> None:
         try:
-            unknown = await self._write([(item.conversation_id, item.messages) for item in batch])
+            result = await self._write([(item.conversation_id, item.messages) for item in batch])
         except Exception as error:
             if len(batch) == 1:
                 _fail(batch[0], error)
@@ -111,14 +113,13 @@ class GroupCommitBuffer:
                 await self._flush([item])
             return
         self.batches_flushed += 1
-        self.messages_flushed += sum(
-            len(item.messages) for item in batch if item.conversation_id not in unknown
-        )
         for item in batch:
-            if item.conversation_id in unknown:
+            if item.conversation_id in result.unknown:
                 _fail(item, UnknownConversation(f"conversation {item.conversation_id!r} does not exist"))
-            elif not item.done.done():
-                item.done.set_result(None)
+                continue
+            self.messages_flushed += len(item.messages)
+            if not item.done.done():
+                item.done.set_result([StoredMessage(result.seqs[m.id], m) for m in item.messages])
 
 
 def _fail(item: _Append, error: BaseException) -> None:
@@ -126,7 +127,7 @@ def _fail(item: _Append, error: BaseException) -> None:
         item.done.set_exception(error)
 
 
-def _retrieve_error(done: asyncio.Future[None]) -> None:
+def _retrieve_error(done: asyncio.Future[list[StoredMessage]]) -> None:
     """Mark a failure as seen even when its caller stopped waiting (no "never retrieved" noise)."""
     if not done.cancelled():
         done.exception()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reference_server.storage.base import ChatStore, Message
+from reference_server.storage.blocking_store import BlockingSqlStore
 from reference_server.storage.sql_store import SqlChatStore
 
 SECRET = "test-secret"
@@ -42,6 +43,7 @@ StoreBuilder = Callable[[str], ChatStore]
 
 STORE_KINDS: dict[str, StoreBuilder] = {
     "async": lambda url: SqlChatStore(url, secret=SECRET, batch_writes=False),
+    "blocking": lambda url: BlockingSqlStore(url, secret=SECRET),
     "batched": lambda url: SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2),
 }
 
