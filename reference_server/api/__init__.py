@@ -1,0 +1,1 @@
+"""The HTTP API: chat, conversation history, OpenAPI document, chat page, debug figures."""

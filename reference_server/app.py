@@ -1,0 +1,48 @@
+"""``create_app(settings)``: the reference server as a Starlette app.
+
+The lifespan builds :class:`Services` (store, LLM client, job queue, loop-lag
+monitor, worker pool) on ``app.state.services`` and shuts them down gracefully,
+draining background jobs and flushing the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+
+from reference_server.api.errors import EXCEPTION_HANDLERS
+from reference_server.api.routes import ROUTES
+from reference_server.services import open_services
+from reference_server.settings import ServerSettings, settings_for_profile
+from reference_server.storage.base import ChatStore
+
+SETTINGS_ENV = "CHATOPT_SERVER_SETTINGS"
+
+
+def create_app(settings: ServerSettings | None = None, *, store: ChatStore | None = None) -> Starlette:
+    """The app for ``settings`` (baseline when omitted); ``store`` replaces the configured one."""
+    settings = settings or settings_for_profile("baseline")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await open_services(settings, store=store)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = Starlette(routes=list(ROUTES), exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
+    app.state.settings = settings
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """App factory for multi-worker uvicorn: settings come as JSON in ``CHATOPT_SERVER_SETTINGS``."""
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = ServerSettings.model_validate(json.loads(raw)) if raw else settings_for_profile("baseline")
+    return create_app(settings)

@@ -1,0 +1,1 @@
+"""One chat turn, from validated input to stored answer, as transport-neutral events."""

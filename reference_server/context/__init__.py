@@ -1,0 +1,1 @@
+"""What the model sees each turn: the full history (baseline) or a bounded window (P4)."""

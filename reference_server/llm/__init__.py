@@ -1,0 +1,1 @@
+"""The upstream LLM: one shared OpenAI-compatible async client per app."""

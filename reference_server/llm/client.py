@@ -1,0 +1,156 @@
+"""The one place the reference server calls the upstream LLM.
+
+One ``AsyncOpenAI`` client per app (pooled keep-alive connections, timeout from
+settings, no hidden retries). Every upstream request goes through
+:meth:`LLMClient._call`, which runs it under ``guard``: the seam where retries and a
+circuit breaker plug in without touching the chat pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import openai
+from openai import AsyncOpenAI
+
+from reference_server.settings import ServerSettings
+
+T = TypeVar("T")
+ChatMessage = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens billed for one call."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A whole answer; ``usage`` is None when the upstream did not report it."""
+
+    text: str
+    model: str
+    usage: Usage | None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of streamed answer text as the upstream sent it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The end of a stream: the model that answered and its usage (if reported)."""
+
+    model: str
+    usage: Usage | None
+
+
+class UpstreamError(Exception):
+    """The upstream LLM failed; ``code`` and ``status`` are what the API reports."""
+
+    def __init__(self, message: str, *, code: str = "upstream_error", status: int = 502) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class Guard(Protocol):
+    """Wraps every upstream call (retries, circuit breaking)."""
+
+    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T: ...
+
+
+class DirectGuard:
+    """No retries, no breaker: each call runs once."""
+
+    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        return await attempt()
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    return Usage(prompt_tokens=int(raw.prompt_tokens or 0), completion_tokens=int(raw.completion_tokens or 0))
+
+
+def _upstream_error(exc: openai.OpenAIError, timeout_s: float) -> UpstreamError:
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamError(f"the model did not answer within {timeout_s:g} s", code="upstream_timeout",
+                             status=504)
+    if isinstance(exc, openai.APIConnectionError):
+        return UpstreamError("the model endpoint is unreachable", code="upstream_unavailable", status=502)
+    if isinstance(exc, openai.APIStatusError):
+        return UpstreamError(f"the model endpoint answered HTTP {exc.status_code}", status=502)
+    return UpstreamError(f"the model call failed: {exc}", status=502)
+
+
+class LLMClient:
+    """Chat completions, whole or streamed, against ``settings.llm_base_url``."""
+
+    def __init__(self, settings: ServerSettings, guard: Guard | None = None) -> None:
+        self.timeout_s = settings.llm_timeout_s
+        self.guard: Guard = guard or DirectGuard()
+        self._client = AsyncOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout_s,
+            max_retries=0,
+        )
+
+    async def _call(self, request: dict[str, Any]) -> Any:
+        try:
+            return await self.guard.call(lambda: self._client.chat.completions.create(**request))
+        except openai.OpenAIError as exc:
+            raise _upstream_error(exc, self.timeout_s) from exc
+
+    async def complete(
+        self, messages: list[ChatMessage], model: str, max_tokens: int | None = None
+    ) -> Completion:
+        """The whole answer at once (what the baseline waits for)."""
+        request: dict[str, Any] = {"model": model, "messages": messages}
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        response = await self._call(request)
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        return Completion(text=text, model=response.model or model, usage=_usage(response.usage))
+
+    async def stream(self, messages: list[ChatMessage], model: str) -> AsyncIterator[Delta | StreamEnd]:
+        """Deltas as they arrive, then one :class:`StreamEnd`.
+
+        Closing the iterator early (client gone) closes the upstream connection at
+        once, so the upstream stops generating tokens nobody will read.
+        """
+        stream = await self._call(
+            {"model": model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+        )
+        answered_by = model
+        usage: Usage | None = None
+        try:
+            async for chunk in stream:
+                answered_by = chunk.model or answered_by
+                if chunk.usage is not None:
+                    usage = _usage(chunk.usage)
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield Delta(choice.delta.content)
+        except openai.OpenAIError as exc:
+            raise _upstream_error(exc, self.timeout_s) from exc
+        finally:
+            await stream.close()
+        yield StreamEnd(model=answered_by, usage=usage)
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,1 @@
+"""What keeps the event loop free: lag monitor, CPU worker pool, bounded job queue."""
