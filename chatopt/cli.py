@@ -13,7 +13,10 @@ import typer
 from rich.console import Console
 
 from chatopt import __version__
+from chatopt.commands.mock_llm import mock_llm
+from chatopt.commands.serve import serve
 from chatopt.commands.tap import tap
+from chatopt.commands.token import token
 from chatopt.commands.tokens import tokens
 from chatopt.errors import ChatoptError
 
@@ -42,7 +45,10 @@ def _root(
 
 
 app.command("tokens")(tokens)
+app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
+app.command("serve")(serve)
+app.command("token")(token)
 
 
 def main() -> None:
