@@ -33,11 +33,12 @@ class TokenChunk:
 
 @dataclass(frozen=True)
 class Final:
-    """The answer is complete and stored."""
+    """The answer is complete and stored; ``reply`` is its whole text."""
 
     message_id: str | None
     conversation_id: str | None
     model: str | None
+    reply: str = ""
     usage: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +67,7 @@ def event_frame(stream_id: str, seq: int, event: ChatEvent) -> dict[str, Any]:
             "message_id": event.message_id,
             "conversation_id": event.conversation_id,
             "model": event.model,
+            "reply": event.reply,
             "usage": event.usage,
         }
     frame = {"type": "error", **base, "code": event.code, "message": event.message}

@@ -40,10 +40,15 @@ class StartedAnswer:
 
 
 class Realtime:
-    """WebSocket / SSE / long polling over one stream hub, shared across instances by Redis."""
+    """WebSocket / SSE / long polling over one stream hub, shared across instances by Redis.
+
+    ``redis`` (a ``redis.asyncio.Redis``) defaults to a client of ``settings.redis_url``;
+    keys and the Pub/Sub channel start with ``prefix``; a finished answer stays resumable
+    for ``stream_ttl_s`` seconds.
+    """
 
     def __init__(self, settings: ServerSettings, runner: ChatRunner, *, redis: Any | None = None,
-                 prefix: str = "chatopt:rt:") -> None:
+                 prefix: str = "chatopt:rt:", stream_ttl_s: float = 600.0) -> None:
         self.settings = settings
         self.runner = runner
         self._own_redis = redis is None and settings.redis_url is not None
@@ -52,7 +57,7 @@ class Realtime:
 
             redis = aioredis.Redis.from_url(settings.redis_url)
         self.redis = redis
-        self.hub = StreamHub(redis=redis, prefix=prefix)
+        self.hub = StreamHub(redis=redis, prefix=prefix, ttl_s=stream_ttl_s)
         self.registry = ConnectionRegistry(
             max_connections=settings.ws_max_connections, heartbeat_s=settings.ws_heartbeat_s
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,31 @@ def realtime_settings(**overrides: Any) -> ServerSettings:
 
 def token_for(settings: ServerSettings, user: str = "alice") -> str:
     return issue_token(settings.secret, user)
+
+
+def ws_url(host: str, settings: ServerSettings, user: str = "alice") -> str:
+    return f"ws://{host}/ws?token={token_for(settings, user)}"
+
+
+async def send(ws: Any, kind: str, **fields: Any) -> None:
+    await ws.send(json.dumps({"type": kind, **fields}))
+
+
+async def recv(ws: Any, within_s: float = 5.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), within_s))
+
+
+async def recv_stream(ws: Any, limit: int = 500) -> list[dict]:
+    """Frames of one stream up to its terminal event, skipping heartbeat pings."""
+    frames = []
+    for _ in range(limit):
+        frame = await recv(ws)
+        if frame["type"] == "ping":
+            continue
+        frames.append(frame)
+        if frame["type"] in ("final", "error") and "seq" in frame:
+            return frames
+    raise AssertionError(f"no terminal frame in {limit} frames")
 
 
 def realtime_app(realtime: Realtime) -> Starlette:
