@@ -29,18 +29,18 @@ from reference_server.storage.records import StoredMessage
 _APPEND = """
 redis.call('HINCRBY', KEYS[2], 'gen', 1)
 local ttl = tonumber(ARGV[1])
+local conversation = redis.call('HGET', KEYS[2], 'conversation')
+if conversation then
+  local record = cjson.decode(conversation)
+  record['updated_at'] = ARGV[3]
+  redis.call('HSET', KEYS[2], 'conversation', cjson.encode(record))
+end
 if redis.call('HGET', KEYS[2], 'filled') == '1' then
   for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
   local capacity = tonumber(ARGV[2])
   if redis.call('LLEN', KEYS[1]) > capacity then
     redis.call('LTRIM', KEYS[1], -capacity, -1)
     redis.call('HSET', KEYS[2], 'complete', '0')
-  end
-  local conversation = redis.call('HGET', KEYS[2], 'conversation')
-  if conversation then
-    local record = cjson.decode(conversation)
-    record['updated_at'] = ARGV[3]
-    redis.call('HSET', KEYS[2], 'conversation', cjson.encode(record))
   end
   redis.call('EXPIRE', KEYS[1], ttl)
 end
@@ -53,22 +53,29 @@ local gen = redis.call('HGET', KEYS[2], 'gen') or '0'
 if gen ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 5, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
-redis.call('HSET', KEYS[2], 'gen', gen, 'filled', '1', 'complete', ARGV[3], 'conversation', ARGV[4])
+redis.call('HSET', KEYS[2], 'gen', gen, 'filled', '1', 'complete', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'conversation', ARGV[4]) end
 local ttl = tonumber(ARGV[2])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 return 1
 """
 
+_REMEMBER = """
+redis.call('HSET', KEYS[1], 'conversation', ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1
+"""
+
 _READ = """
 local meta = redis.call('HMGET', KEYS[2], 'gen', 'filled', 'complete', 'conversation')
 local items = {}
+local ttl = tonumber(ARGV[1])
 if meta[2] == '1' then
   items = redis.call('LRANGE', KEYS[1], 0, -1)
-  local ttl = tonumber(ARGV[1])
   redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[2], ttl)
 end
+if meta[1] or meta[4] then redis.call('EXPIRE', KEYS[2], ttl) end
 return {meta[1] or '0', meta[2] or '0', meta[3] or '0', meta[4] or '', items}
 """
 
@@ -133,6 +140,7 @@ class RedisHotTier:
         self._append = redis.register_script(_APPEND)
         self._fill = redis.register_script(_FILL)
         self._read = redis.register_script(_READ)
+        self._remember = redis.register_script(_REMEMBER)
 
     def keys(self, conversation_id: str) -> list[str]:
         base = f"{self.prefix}{{{conversation_id}}}"
@@ -158,7 +166,10 @@ class RedisHotTier:
         newest_first: list[StoredMessage],
         complete: bool,
     ) -> bool:
-        """Replace the copy with SQL's newest messages unless an append happened since ``seen_gen``."""
+        """Replace the copy with SQL's newest messages unless an append happened since ``seen_gen``.
+
+        ``conversation`` (when given) is stored alongside; None leaves the stored record as it is.
+        """
         oldest_first = [json.dumps(item.to_dict()) for item in reversed(newest_first[: self.capacity])]
         stored = await self._fill(
             keys=self.keys(conversation_id),
@@ -171,6 +182,12 @@ class RedisHotTier:
             ],
         )
         return int(stored) == 1
+
+    async def remember(self, conversation: Conversation) -> None:
+        """Keep the conversation record (owner, title, times) for ownership checks without SQL."""
+        await self._remember(
+            keys=self.keys(conversation.id)[1:], args=[self.ttl_s, _conversation_json(conversation)]
+        )
 
     async def append(self, conversation_id: str, stored: list[StoredMessage], updated_at: datetime) -> None:
         """Write through committed messages (only extends a copy that is already there)."""

@@ -11,7 +11,9 @@ import pytest
 
 from reference_server.storage.base import ChatStore, Message
 from reference_server.storage.blocking_store import BlockingSqlStore
+from reference_server.storage.hot_tier import RedisHotTier
 from reference_server.storage.sql_store import SqlChatStore
+from reference_server.storage.tiered_store import TieredChatStore
 
 SECRET = "test-secret"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -39,19 +41,33 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-StoreBuilder = Callable[[str], ChatStore]
+StoreBuilder = Callable[[str, pytest.FixtureRequest], ChatStore]
+
+
+def tiered(url: str, request: pytest.FixtureRequest, capacity: int = 8) -> TieredChatStore:
+    """Batched SQL behind a Redis hot tier on the machine's Redis, under this test's key prefix."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+    hot = RedisHotTier(client, capacity=capacity, prefix=request.getfixturevalue("redis_prefix"))
+    warm = SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2)
+    return TieredChatStore(warm, hot, owns_redis=True)
+
 
 STORE_KINDS: dict[str, StoreBuilder] = {
-    "async": lambda url: SqlChatStore(url, secret=SECRET, batch_writes=False),
-    "blocking": lambda url: BlockingSqlStore(url, secret=SECRET),
-    "batched": lambda url: SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2),
+    "async": lambda url, _: SqlChatStore(url, secret=SECRET, batch_writes=False),
+    "blocking": lambda url, _: BlockingSqlStore(url, secret=SECRET),
+    "batched": lambda url, _: SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2),
+    "tiered": tiered,
 }
 
 
-@pytest.fixture(params=sorted(STORE_KINDS))
+@pytest.fixture(
+    params=[*sorted(set(STORE_KINDS) - {"tiered"}), pytest.param("tiered", marks=pytest.mark.services)]
+)
 async def store(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[ChatStore]:
     """A started store of each kind on each backend, closed afterwards."""
-    chat_store = STORE_KINDS[request.param](database_url)
+    chat_store = STORE_KINDS[request.param](database_url, request)
     await chat_store.start()
     try:
         yield chat_store
