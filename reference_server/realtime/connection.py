@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -145,6 +147,7 @@ def abort_transport(websocket: WebSocket) -> bool:
     ASGI has no "abort": a close frame queued behind a peer that does not read would pin
     the socket forever. uvicorn's ``send`` is a method of its protocol object, which owns
     the transport; middleware may wrap it in closures, so those are followed a few levels.
+    The socket is reset (``SO_LINGER`` 0), so the kernel drops the unsent backlog too.
     """
     pending: list[Any] = [getattr(websocket, "_send", None)]
     for _ in range(6):
@@ -152,6 +155,7 @@ def abort_transport(websocket: WebSocket) -> bool:
         for candidate in pending:
             transport = getattr(getattr(candidate, "__self__", None), "transport", None)
             if transport is not None and hasattr(transport, "abort"):
+                _discard_unsent_on_close(transport)
                 transport.abort()
                 return True
             for cell in getattr(candidate, "__closure__", None) or ():
@@ -160,3 +164,10 @@ def abort_transport(websocket: WebSocket) -> bool:
                         next_level.append(cell.cell_contents)
         pending = next_level
     return False
+
+
+def _discard_unsent_on_close(transport: Any) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

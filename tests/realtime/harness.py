@@ -81,6 +81,15 @@ async def recv_stream(ws: Any, limit: int = 500) -> list[dict]:
     raise AssertionError(f"no terminal frame in {limit} frames")
 
 
+async def eventually(predicate: Any, within_s: float = 5.0, step_s: float = 0.02) -> None:
+    """Wait until ``predicate()`` is true; fail after ``within_s``."""
+    for _ in range(max(1, int(within_s / step_s))):
+        if predicate():
+            return
+        await asyncio.sleep(step_s)
+    assert predicate(), f"condition not reached within {within_s}s"
+
+
 def realtime_app(realtime: Realtime) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

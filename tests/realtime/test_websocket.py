@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -13,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from reference_server.realtime import Realtime
 from tests.realtime.harness import (
     ScriptedRunner,
+    eventually,
     realtime_settings,
     recv,
     recv_stream,
@@ -113,11 +113,7 @@ async def test_connections_beyond_the_maximum_get_1013_with_a_retry_hint() -> No
             assert error["code"] == "at_capacity" and error["retry_after_s"] == 5
             assert refused.close_code == 1013 and "retry in 5s" in refused.close_reason
             assert len(realtime.registry) == 2
-        for _ in range(100):
-            if len(realtime.registry) == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert len(realtime.registry) == 0
+        await eventually(lambda: len(realtime.registry) == 0)
         async with websockets.connect(url) as again:
             await send(again, "ping")
             assert (await recv(again))["type"] == "pong"
@@ -197,10 +193,7 @@ async def test_cancel_stops_the_upstream_and_ends_the_stream() -> None:
         await recv(ws)
         await send(ws, "cancel", stream_id=stream_id)
         frames = await recv_stream(ws)
-        for _ in range(100):
-            if runner.closed:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: runner.closed == 1)
     assert frames[-1]["type"] == "error" and frames[-1]["code"] == "cancelled"
     assert runner.closed == 1 and runner.produced < 500
     assert realtime.hub.producing == 0
