@@ -569,7 +569,7 @@ def websocket_url(url: str) -> str:
     return url
 
 
-def _classify(exc: BaseException) -> tuple[ErrorKind, str]:
+def classify_failure(exc: BaseException) -> tuple[ErrorKind, str]:
     """Error kind and message of a transport failure."""
     if isinstance(exc, ssl.SSLError) or "SSL" in type(exc).__name__ or "CERTIFICATE" in str(exc).upper():
         return "tls", f"TLS failed: {exc}"
@@ -612,7 +612,7 @@ async def send_chat(
     except ChatoptError:
         raise
     except Exception as exc:  # every transport failure becomes data, not a crash
-        kind, text = _classify(exc)
+        kind, text = classify_failure(exc)
         return recorder.fail(time.perf_counter(), kind, text)
     return recorder.finish(time.perf_counter())
 

@@ -1,0 +1,1 @@
+"""The chat-aware load generator: locust runners, chat users, load shapes, samples, self-check."""
