@@ -14,14 +14,8 @@ import re
 from dataclasses import dataclass
 
 from reference_server.cache.entry import TtlClass
+from reference_server.routing.quality import looks_like_refusal
 
-_REFUSAL = re.compile(
-    r"^\s*(i'?m sorry,? but|i am sorry,? but|sorry,? (but )?i can(no|')t|i can(no|')t (help|assist|answer|"
-    r"provide|do that)|i'?m (not able|unable) to|i am (not able|unable) to|as an ai\b|i won'?t be able to|"
-    r"desculpe,? (mas )?(não|nao) (posso|consigo)|(não|nao) (posso|consigo) (ajudar|responder|fornecer)|"
-    r"lamento,? mas|infelizmente,? (não|nao) (posso|consigo)|como (uma )?ia\b)",
-    re.IGNORECASE,
-)
 _PERSONAL_DATA = (
     re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),  # e-mail address
     re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"),  # Brazilian CPF
@@ -68,7 +62,7 @@ def rejection_reason(query: str, answer: CompletedAnswer) -> str | None:
         return "truncated"
     if not answer.text.strip():
         return "empty"
-    if _REFUSAL.search(answer.text):
+    if looks_like_refusal(answer.text):
         return "refusal"
     if answer.personal or any(p.search(query) or p.search(answer.text) for p in _PERSONAL_DATA):
         return "personal"
