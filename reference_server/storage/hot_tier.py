@@ -189,9 +189,9 @@ class RedisHotTier:
             keys=self.keys(conversation.id)[1:], args=[self.ttl_s, _conversation_json(conversation)]
         )
 
-    async def append(self, conversation_id: str, stored: list[StoredMessage], updated_at: datetime) -> None:
-        """Write through committed messages (only extends a copy that is already there)."""
-        await self._append(
+    async def append(self, conversation_id: str, stored: list[StoredMessage], updated_at: datetime) -> bool:
+        """Write through committed messages (only extends a copy that is already there); True once done."""
+        written = await self._append(
             keys=self.keys(conversation_id),
             args=[
                 self.ttl_s,
@@ -200,6 +200,7 @@ class RedisHotTier:
                 *(json.dumps(s.to_dict()) for s in stored),
             ],
         )
+        return int(written) == 1
 
     async def forget(self, conversation_ids: list[str]) -> None:
         """Drop the copies of these conversations (they may have missed a write)."""
