@@ -113,7 +113,7 @@ class Realtime:
             existing = await self.hub.claim(identity.user_id, client_msg_id, stream_id)
             if existing is not None:
                 return StartedAnswer(existing, duplicate=True)
-        record = self.hub.open(stream_id, identity.user_id)
+        record = await self.hub.open(stream_id, identity.user_id)
         if before_start is not None:
             await before_start({"type": "started", "stream_id": stream_id, "client_msg_id": client_msg_id})
         request = ChatRequest(identity=identity, message=message, conversation_id=conversation_id,

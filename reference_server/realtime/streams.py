@@ -107,9 +107,15 @@ class StreamHub:
     def new_stream_id() -> str:
         return uuid.uuid4().hex
 
-    def open(self, stream_id: str, owner: str) -> StreamRecord:
-        """A new, empty stream owned by ``owner``."""
-        return self.local.create(stream_id, owner)
+    async def open(self, stream_id: str, owner: str) -> StreamRecord:
+        """A new, empty stream owned by ``owner``, announced in Redis so other instances can wait on it."""
+        record = self.local.create(stream_id, owner)
+        if self.remote is not None and self._redis_usable():
+            try:
+                await asyncio.wait_for(self.remote.write(stream_id, owner, []), self.redis_timeout_s)
+            except Exception as exc:
+                self._redis_failed(exc)
+        return record
 
     async def claim(self, owner: str, client_msg_id: str, stream_id: str) -> str | None:
         """Bind a client's message id to ``stream_id``; the earlier stream id on a re-send."""
