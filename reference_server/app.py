@@ -16,6 +16,8 @@ from starlette.applications import Starlette
 
 from reference_server.api.errors import EXCEPTION_HANDLERS
 from reference_server.api.routes import ROUTES
+from reference_server.observability.install import attach_monitoring, install_monitoring
+from reference_server.security.install import attach_hardening, install_hardening
 from reference_server.services import open_services
 from reference_server.settings import ServerSettings, settings_for_profile
 from reference_server.storage.base import ChatStore
@@ -31,6 +33,8 @@ def create_app(settings: ServerSettings | None = None, *, store: ChatStore | Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings, store=store)
         app.state.services = services
+        attach_hardening(app, services)
+        attach_monitoring(app, services)
         try:
             yield
         finally:
@@ -38,6 +42,8 @@ def create_app(settings: ServerSettings | None = None, *, store: ChatStore | Non
 
     app = Starlette(routes=list(ROUTES), exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
     app.state.settings = settings
+    install_hardening(app, settings)
+    install_monitoring(app, settings)
     return app
 
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 import openai
 from openai import AsyncOpenAI
 
+from reference_server.observability.tracecontext import outgoing_headers
 from reference_server.settings import ServerSettings
 
 T = TypeVar("T")
@@ -40,6 +41,7 @@ class Completion:
     text: str
     model: str
     usage: Usage | None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,11 @@ class Delta:
 
 @dataclass(frozen=True)
 class StreamEnd:
-    """The end of a stream: the model that answered and its usage (if reported)."""
+    """The end of a stream: the model that answered, its usage (if reported) and why it stopped."""
 
     model: str
     usage: Usage | None
+    finish_reason: str | None = None
 
 
 class UpstreamError(Exception):
@@ -111,6 +114,7 @@ class LLMClient:
         )
 
     async def _call(self, request: dict[str, Any]) -> Any:
+        request = {**request, "extra_headers": outgoing_headers()}  # W3C traceparent of the current request
         try:
             return await self.guard.call(lambda: self._client.chat.completions.create(**request))
         except openai.OpenAIError as exc:
@@ -125,7 +129,10 @@ class LLMClient:
             request["max_tokens"] = max_tokens
         response = await self._call(request)
         text = (response.choices[0].message.content or "") if response.choices else ""
-        return Completion(text=text, model=response.model or model, usage=_usage(response.usage))
+        finish_reason = response.choices[0].finish_reason if response.choices else None
+        return Completion(
+            text=text, model=response.model or model, usage=_usage(response.usage), finish_reason=finish_reason
+        )
 
     async def stream(self, messages: list[ChatMessage], model: str) -> AsyncIterator[Delta | StreamEnd]:
         """Deltas as they arrive, then one :class:`StreamEnd`.
@@ -138,6 +145,7 @@ class LLMClient:
         )
         answered_by = model
         usage: Usage | None = None
+        finish_reason: str | None = None
         try:
             async for chunk in stream:
                 answered_by = chunk.model or answered_by
@@ -146,11 +154,12 @@ class LLMClient:
                 for choice in chunk.choices:
                     if choice.delta and choice.delta.content:
                         yield Delta(choice.delta.content)
+                    finish_reason = choice.finish_reason or finish_reason
         except openai.OpenAIError as exc:
             raise _upstream_error(exc, self.timeout_s) from exc
         finally:
             await stream.close()
-        yield StreamEnd(model=answered_by, usage=usage)
+        yield StreamEnd(model=answered_by, usage=usage, finish_reason=finish_reason)
 
     async def close(self) -> None:
         await self._client.close()

@@ -43,8 +43,9 @@ def health_routes(
     checks: Mapping[str, ReadinessCheck] | None = None,
     metrics: ServerMetrics | None = None,
     timeout_s: float = 1.0,
+    liveness: bool = True,
 ) -> list[Route]:
-    """The ``/healthz`` and ``/readyz`` routes, and ``/metrics`` when ``metrics`` is given."""
+    """``/readyz``, ``/healthz`` (unless ``liveness`` is False), ``/metrics`` (when ``metrics`` is given)."""
     started = time.monotonic()
     checks = dict(checks or {})
 
@@ -58,7 +59,9 @@ def health_routes(
                 "checks": {name: reason or "ok" for name, reason in results.items()}}
         return JSONResponse(body, status_code=503 if failing else 200)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    routes = [Route("/readyz", readyz, methods=["GET"])]
+    if liveness:
+        routes.append(Route("/healthz", healthz, methods=["GET"]))
     if metrics is not None:
 
         async def metrics_endpoint(_: Request) -> Response:

@@ -40,11 +40,18 @@ class _LoopLagCollector(Collector):
     def __init__(self, read: Callable[[], dict[str, float]]) -> None:
         self.read = read
 
-    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
-        family = GaugeMetricFamily(
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
             "chatopt_event_loop_lag_seconds", "How late the event loop wakes up (recent samples)",
             labels=["quantile"],
         )
+
+    def describe(self):  # noqa: ANN201 - prometheus_client's collector protocol
+        yield self._family()
+
+    def collect(self):  # noqa: ANN201
+        family = self._family()
         for quantile, value in self.read().items():
             family.add_metric([quantile], value)
         yield family

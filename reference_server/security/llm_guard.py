@@ -79,7 +79,11 @@ class GuardedLLM:
             self.metrics.llm_fallbacks.labels(reason).inc()
         if delivered:
             return UpstreamError(INTERRUPTED_MESSAGE, code="upstream_interrupted", status=502)
-        status = 503 if isinstance(exc, UpstreamUnavailable | UpstreamTimeout) else 502
+        if isinstance(exc, UpstreamError):
+            return UpstreamError(FALLBACK_MESSAGE, code=exc.code, status=exc.status)
+        if isinstance(exc, UpstreamTimeout):
+            return UpstreamError(FALLBACK_MESSAGE, code="upstream_timeout", status=504)
+        status = 503 if isinstance(exc, UpstreamUnavailable) else 502
         return UpstreamError(FALLBACK_MESSAGE, code="upstream_unavailable", status=status)
 
     async def stream(self, messages: list[ChatMessage], model: str) -> AsyncIterator[Delta | StreamEnd]:

@@ -6,6 +6,8 @@ other tag are removed, and links get ``rel="noopener noreferrer"``.
 
 from __future__ import annotations
 
+import html
+
 import nh3
 
 SAFE_TAGS = frozenset({"b", "strong", "i", "em", "u", "s", "code", "pre", "br", "p", "ul", "ol", "li",
@@ -28,3 +30,13 @@ def sanitize_html(text: str) -> str:
 def is_clean(text: str) -> bool:
     """True when sanitizing would not change ``text``."""
     return sanitize_html(text) == text
+
+
+def sanitize_message(text: str) -> str:
+    """A chat message as it is stored: unchanged when it holds no markup, else with markup made safe.
+
+    Plain text such as ``1 < 2 & 3`` is kept as typed (it has no tag a browser would run);
+    anything nh3 has to remove (tags, comments, event handlers) yields the cleaned HTML.
+    """
+    cleaned = sanitize_html(text)
+    return text if html.unescape(cleaned) == text else cleaned

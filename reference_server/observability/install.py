@@ -1,0 +1,54 @@
+"""Wire Phase 3 into an app (``monitoring`` switch): middleware, ``/readyz``, ``/metrics``, JSON logs."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from reference_server.observability.health import health_routes
+from reference_server.observability.logs import configure_json_logging
+from reference_server.observability.middleware import ObservabilityMiddleware
+from reference_server.security.install import metrics_of
+from reference_server.services import Services
+from reference_server.settings import ServerSettings
+
+
+def install_monitoring(app: Starlette, settings: ServerSettings) -> None:
+    """Outermost middleware, readiness and metrics routes (call before the app starts, after hardening)."""
+    if not settings.monitoring:
+        return
+    metrics = metrics_of(app)
+    configure_json_logging()
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+
+    async def store_answers() -> bool:
+        services: Services = app.state.services
+        await services.store.list_conversations("readiness-probe", None, 1)
+        return True
+
+    async def redis_answers() -> bool:
+        services: Services = app.state.services
+        return services.redis is None or bool(await services.redis.ping())
+
+    routes: list[Route] = health_routes({"database": store_answers, "redis": redis_answers}, metrics,
+                                        liveness=False)
+    for route in routes:
+        app.router.routes.insert(0, route)
+
+
+def attach_monitoring(app: Starlette, services: Services) -> None:
+    """Export the services' gauges (event-loop lag) once they exist."""
+    if not services.settings.monitoring:
+        return
+    services.metrics = metrics_of(app)
+
+    def read_lag() -> dict[str, float]:
+        current = getattr(app.state, "services", None)
+        if current is None:
+            return {}
+        snapshot = current.loop_lag.snapshot()
+        return {"0.5": snapshot.p50_ms / 1000, "0.99": snapshot.p99_ms / 1000, "max": snapshot.max_ms / 1000}
+
+    if not getattr(app.state, "loop_lag_exported", False):
+        services.metrics.watch_loop_lag(read_lag)
+        app.state.loop_lag_exported = True
