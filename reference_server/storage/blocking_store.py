@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from reference_server.storage import operations
 from reference_server.storage.base import Conversation, Message, Page, Summary, UnknownConversation
 from reference_server.storage.cursors import CursorCodec
-from reference_server.storage.engines import create_blocking
+from reference_server.storage.engines import blocking_url, create_blocking
 from reference_server.storage.migrations import migrate
 from reference_server.storage.pages import Pager
 from reference_server.storage.records import StoredMessage
@@ -45,6 +45,7 @@ class BlockingSqlStore:
         pool_size: int = 10,
         retry_window_s: float = 15.0,
     ) -> None:
+        blocking_url(database_url)  # refuse an unsupported URL now, not at start-up
         self.database_url = database_url
         self.pager = Pager(CursorCodec(secret), page_max)
         self.cold_after = timedelta(days=cold_after_days)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -32,15 +33,24 @@ def _backend(url: URL) -> str:
     return backend
 
 
+def _parse(database_url: str) -> URL:
+    try:
+        return make_url(database_url)
+    except ArgumentError as error:
+        raise ValueError(
+            f"unsupported database URL {database_url!r}: use sqlite:/// or postgresql://"
+        ) from error
+
+
 def async_url(database_url: str) -> URL:
-    """``database_url`` with its async driver (aiosqlite / asyncpg)."""
-    url = make_url(database_url)
+    """``database_url`` with its async driver (aiosqlite / asyncpg); ValueError for other databases."""
+    url = _parse(database_url)
     return url.set(drivername=_ASYNC_DRIVERS[_backend(url)])
 
 
 def blocking_url(database_url: str) -> URL:
-    """``database_url`` with its blocking driver (sqlite3 / psycopg)."""
-    url = make_url(database_url)
+    """``database_url`` with its blocking driver (sqlite3 / psycopg); ValueError for other databases."""
+    url = _parse(database_url)
     return url.set(drivername=_SYNC_DRIVERS[_backend(url)])
 
 

@@ -19,6 +19,8 @@ from reference_server.storage.schema import HISTORY_TABLES, schema_migrations
 
 #: Arbitrary constant naming the advisory lock that serializes migrations on PostgreSQL.
 MIGRATION_LOCK_ID = 727_004_117
+LOCK_POLL_S = 0.1
+LOCK_POLLS = 1200
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,27 @@ def applied_versions(connection: Connection) -> set[int]:
     return set(connection.execute(select(schema_migrations.c.version)).scalars())
 
 
+def _lock(connection: Connection) -> None:
+    """Take the migration lock by polling.
+
+    A session blocked in ``pg_advisory_lock`` keeps a snapshot open, and ``CREATE INDEX
+    CONCURRENTLY`` in the session holding the lock would wait for it: a deadlock. Polling
+    with short statements leaves nothing for the index build to wait on.
+    """
+    for _ in range(LOCK_POLLS):
+        if connection.execute(
+            text("SELECT pg_try_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+        ).scalar_one():
+            return
+        connection.execute(text("SELECT pg_sleep(:s)"), {"s": LOCK_POLL_S})
+    raise TimeoutError(f"another process held the migration lock for {LOCK_POLLS * LOCK_POLL_S:.0f} s")
+
+
 def migrate(connection: Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
     """Apply the missing steps in order on an AUTOCOMMIT connection; the versions applied now."""
     is_postgres = connection.dialect.name == "postgresql"
     if is_postgres:
-        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        _lock(connection)
     try:
         done = applied_versions(connection)
         applied: list[int] = []

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from reference_server.storage import operations
 from reference_server.storage.base import Conversation, Message, Page, Summary, UnknownConversation
 from reference_server.storage.cursors import CursorCodec
-from reference_server.storage.engines import create_async
+from reference_server.storage.engines import async_url, create_async
 from reference_server.storage.migrations import migrate
 from reference_server.storage.operations import WriteResult
 from reference_server.storage.pages import Pager
@@ -69,6 +69,7 @@ class SqlChatStore:
         pool_size: int = 10,
         retry_window_s: float = 15.0,
     ) -> None:
+        async_url(database_url)  # refuse an unsupported URL now, not at start-up
         self.database_url = database_url
         self.pager = Pager(CursorCodec(secret), page_max)
         self.cold_after = timedelta(days=cold_after_days)
