@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from reference_server.api.errors import EXCEPTION_HANDLERS
 from reference_server.api.routes import ROUTES
 from reference_server.observability.install import attach_monitoring, install_monitoring
+from reference_server.realtime.install import install_realtime, start_realtime, stop_realtime
 from reference_server.security.install import attach_hardening, install_hardening
 from reference_server.services import open_services
 from reference_server.settings import ServerSettings, settings_for_profile
@@ -35,15 +36,18 @@ def create_app(settings: ServerSettings | None = None, *, store: ChatStore | Non
         app.state.services = services
         attach_hardening(app, services)
         attach_monitoring(app, services)
+        await start_realtime(app)
         try:
             yield
         finally:
+            await stop_realtime(app)
             await services.close()
 
     app = Starlette(routes=list(ROUTES), exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
     app.state.settings = settings
     install_hardening(app, settings)
     install_monitoring(app, settings)
+    install_realtime(app, settings)
     return app
 
 

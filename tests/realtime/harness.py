@@ -102,12 +102,16 @@ def realtime_app(realtime: Realtime) -> Starlette:
     return Starlette(routes=realtime.routes(), lifespan=lifespan)
 
 
+def running(realtime: Realtime) -> contextlib.AbstractAsyncContextManager[str]:
+    """Serve ``realtime`` alone (a bare Starlette app of its routes); yields ``host:port``."""
+    return serving(realtime_app(realtime))
+
+
 @contextlib.asynccontextmanager
-async def running(realtime: Realtime, **uvicorn_options: Any) -> AsyncIterator[str]:
-    """Serve ``realtime`` with uvicorn on a free port in this event loop; yields ``host:port``."""
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free port in this event loop; yields ``host:port``."""
     port = free_port()
-    config = uvicorn.Config(realtime_app(realtime), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", **uvicorn_options)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -1,0 +1,41 @@
+"""Wire the realtime transports into the reference server when the ``websocket`` switch is on.
+
+``install_realtime`` (at app creation) adds ``/ws`` and the ``/api/realtime/...`` routes;
+``start_realtime`` / ``stop_realtime`` run in the lifespan, after the services exist and
+before they close. Answers go through the app's own chat pipeline.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from reference_server.realtime.pipeline import pipeline_runner
+from reference_server.realtime.service import Realtime
+from reference_server.settings import ServerSettings
+
+
+def install_realtime(app: Starlette, settings: ServerSettings) -> None:
+    """Add the realtime routes (``websocket`` switch on); the service lives on ``app.state.realtime``."""
+    if not settings.websocket:
+        return
+    realtime = Realtime(settings, pipeline_runner(lambda: app.state.services))
+    app.state.realtime = realtime
+    app.router.routes.extend(realtime.routes())
+
+
+async def start_realtime(app: Starlette) -> None:
+    """Start the heartbeat and the Redis fan-out; report open connections as a metric when monitored."""
+    realtime: Realtime | None = getattr(app.state, "realtime", None)
+    if realtime is None:
+        return
+    await realtime.start()
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is not None:
+        metrics.websocket_connections.set_function(lambda: len(realtime.registry))
+
+
+async def stop_realtime(app: Starlette) -> None:
+    """End every answer still being produced and release Redis."""
+    realtime: Realtime | None = getattr(app.state, "realtime", None)
+    if realtime is not None:
+        await realtime.stop()
