@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from reference_server.observability.health import health_routes
+from reference_server.observability.hops import timed
 from reference_server.observability.logs import configure_json_logging
 from reference_server.observability.middleware import ObservabilityMiddleware
 from reference_server.security.install import metrics_of
@@ -41,6 +42,9 @@ def attach_monitoring(app: Starlette, services: Services) -> None:
     if not services.settings.monitoring:
         return
     services.metrics = metrics_of(app)
+    services.store = timed(services.store, "db")
+    if services.cache is not None:
+        services.cache = timed(services.cache, "cache")
 
     def read_lag() -> dict[str, float]:
         current = getattr(app.state, "services", None)

@@ -17,6 +17,7 @@ from typing import Any
 from reference_server.llm.client import ChatMessage, Completion, Delta, LLMClient, StreamEnd, UpstreamError
 from reference_server.observability.metrics import ServerMetrics
 from reference_server.observability.otel import Tracing
+from reference_server.observability.timing import record_hop
 from reference_server.security.resilience import (
     FALLBACK_MESSAGE,
     INTERRUPTED_MESSAGE,
@@ -99,6 +100,7 @@ class GuardedLLM:
                 ):
                     if isinstance(item, Delta) and ttft is None:
                         ttft = time.perf_counter() - started
+                        record_hop("llm", ttft)
                     if isinstance(item, StreamEnd):
                         end = item
                     yield item
@@ -132,6 +134,7 @@ class GuardedLLM:
             span.finish(response_model=result.model, input_tokens=usage.prompt_tokens if usage else None,
                         output_tokens=usage.completion_tokens if usage else None)
         self._record(model, started, None, usage)
+        record_hop("llm", time.perf_counter() - started)
         return result
 
     def _record(self, model: str, started: float, ttft: float | None, usage: Any, error: str = "") -> None:
