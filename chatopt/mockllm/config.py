@@ -108,6 +108,9 @@ DEFAULT_TIERS: dict[str, Tier] = {
 }
 
 DEFAULT_MODELS: dict[str, str] = {
+    "small": "small",
+    "medium": "medium",
+    "large": "large",
     "mock-small": "small",
     "mock-medium": "medium",
     "mock-large": "large",
