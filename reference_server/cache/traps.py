@@ -55,21 +55,27 @@ _PORTUGUESE_MARKERS = word_set(
 _ENGLISH_MARKERS = word_set(
     "the is what which how of to in a an you my can i where when does do are"
 )
+# Opposite word stems: a stem matches itself plus a regular English or Portuguese ending
+# ("enable", "enabled", "enabling"; "ativar", "ativo", "ativou"), so inflections count too.
 _OPPOSITES = (
-    ("increase", "decrease"), ("raise", "lower"), ("before", "after"), ("minimum", "maximum"),
-    ("min", "max"), ("cheapest", "expensive"), ("cheap", "expensive"), ("first", "last"), ("best", "worst"),
-    ("buy", "sell"), ("enable", "disable"), ("start", "stop"), ("open", "close"), ("add", "remove"),
-    ("upload", "download"), ("import", "export"), ("login", "logout"), ("more", "less"),
-    ("most", "least"), ("higher", "lower"), ("faster", "slower"),
-    ("largest", "smallest"), ("biggest", "smallest"), ("old", "new"), ("oldest", "newest"), ("win", "lose"),
-    ("allow", "block"), ("accept", "reject"), ("encrypt", "decrypt"), ("subscribe", "unsubscribe"),
-    ("install", "uninstall"), ("lock", "unlock"), ("north", "south"), ("east", "west"), ("hot", "cold"),
-    ("aumentar", "diminuir"), ("aumentar", "reduzir"), ("antes", "depois"), ("mínimo", "máximo"),
-    ("barato", "caro"), ("primeiro", "último"), ("melhor", "pior"), ("comprar", "vender"),
-    ("ativar", "desativar"), ("ligar", "desligar"), ("abrir", "fechar"), ("adicionar", "remover"),
-    ("entrada", "saída"), ("entrar", "sair"), ("mais", "menos"), ("maior", "menor"), ("novo", "velho"),
-    ("ganhar", "perder"), ("permitir", "bloquear"), ("aceitar", "recusar"), ("instalar", "desinstalar"),
-    ("bloquear", "desbloquear"), ("norte", "sul"), ("leste", "oeste"), ("quente", "frio"),
+    ("increas", "decreas"), ("before", "after"), ("minimum", "maximum"), ("min", "max"),
+    ("cheap", "expensive"), ("first", "last"), ("best", "worst"), ("buy", "sell"), ("bought", "sold"),
+    ("enabl", "disabl"), ("start", "stop"), ("open", "clos"), ("add", "remov"), ("upload", "download"),
+    ("import", "export"), ("login", "logout"), ("more", "less"), ("most", "least"), ("higher", "lower"),
+    ("faster", "slower"), ("largest", "smallest"), ("biggest", "smallest"), ("old", "new"),
+    ("oldest", "newest"), ("win", "los"), ("allow", "block"), ("accept", "reject"), ("encrypt", "decrypt"),
+    ("subscrib", "unsubscrib"), ("install", "uninstall"), ("lock", "unlock"), ("north", "south"),
+    ("east", "west"), ("hot", "cold"),
+    ("aument", "diminu"), ("aument", "reduz"), ("antes", "depois"), ("mínimo", "máximo"),
+    ("barat", "car"), ("primeir", "últim"), ("melhor", "pior"), ("compr", "vend"), ("ativ", "desativ"),
+    ("lig", "deslig"), ("abr", "fech"), ("adicion", "remov"), ("entrada", "saída"), ("entrar", "sair"),
+    ("mais", "menos"), ("maior", "menor"), ("novo", "velho"), ("nova", "velha"), ("ganh", "perd"),
+    ("permit", "bloque"), ("aceit", "recus"), ("instal", "desinstal"), ("bloque", "desbloque"),
+    ("norte", "sul"), ("leste", "oeste"), ("quente", "frio"),
+)  # fmt: skip
+_ENDINGS = frozenset(
+    ["", "s", "es", "d", "ed", "ing", "est", "e", "a", "o", "i", "as", "os", "am", "ar", "er", "ir", "ei",
+     "ou", "ado", "ada", "ados", "adas", "ando", "ido", "ida", "endo", "indo", "amos", "emos", "imos", "em"]
 )  # fmt: skip
 _SMALL_WORDS = frozenset({"i", "a", "o", "e"})
 
@@ -135,16 +141,28 @@ def query_facts(text: str) -> QueryFacts:
     )
 
 
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
 def _entity_mismatch(a: QueryFacts, b: QueryFacts) -> bool:
     # A name counts as different only if the other question does not mention it at all
-    # (so "france" typed in lower case still matches "France").
-    return any(e not in b.words for e in a.entities) or any(e not in a.words for e in b.entities)
+    # (so "france" typed in lower case still matches "France", and "VPNs" matches "VPN").
+    words_a = {_singular(w) for w in a.words}
+    words_b = {_singular(w) for w in b.words}
+    return any(_singular(e) not in words_b for e in a.entities) or any(
+        _singular(e) not in words_a for e in b.entities
+    )
+
+
+def _has_stem(words: frozenset[str], stem: str) -> bool:
+    return any(w.startswith(stem) and w[len(stem) :] in _ENDINGS for w in words)
 
 
 def _opposite_mismatch(a: QueryFacts, b: QueryFacts) -> bool:
     for pair in _OPPOSITES:
-        side_a = {w for w in pair if w in a.words}
-        side_b = {w for w in pair if w in b.words}
+        side_a = {stem for stem in pair if _has_stem(a.words, stem)}
+        side_b = {stem for stem in pair if _has_stem(b.words, stem)}
         if side_a and side_b and side_a != side_b:
             return True
     return False
