@@ -92,7 +92,10 @@ class ChatPipeline:
             limit = min(wanted, self.settings.history_page_max)
             turn.history = await store.recent_messages(turn.conversation.id, limit)
             summary = await store.get_summary(turn.conversation.id)
-            turn.summary = summary.text if summary else None
+            if summary is not None:
+                turn.summary = summary.text
+                total = await store.count_messages(turn.conversation.id)
+                turn.summary_uncovered = total - summary.message_count
         else:
             turn.history = await store.all_messages(turn.conversation.id)
 
@@ -115,11 +118,12 @@ class ChatPipeline:
         complex_query = is_complex(turn.message)
         if complex_query:
             exchanges = settings.context_recent_exchanges + COMPLEX_EXTRA_EXCHANGES
-            limits = WindowLimits(settings.context_complex_budget_tokens, exchanges)
+            limits = WindowLimits(settings.context_complex_budget_tokens, exchanges, min_exchanges=2)
         else:
             limits = WindowLimits(settings.context_budget_tokens, settings.context_recent_exchanges)
         turn.window = await self.services.offload(
-            windowed, settings.system_prompt, turn.summary, turn.history, turn.message, limits, turn.model
+            windowed, settings.system_prompt, turn.summary, turn.history, turn.message, limits, turn.model,
+            turn.summary_uncovered,
         )
         turn.upstream_messages = turn.window.messages
 

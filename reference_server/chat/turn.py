@@ -23,6 +23,7 @@ class Turn:
     conversation: Conversation | None = None
     history: list[Message] = field(default_factory=list)
     summary: str | None = None
+    summary_uncovered: int | None = None
     model: str = ""
     upstream_messages: list[ChatMessage] = field(default_factory=list)
     window: ContextPlan | None = None

@@ -69,7 +69,9 @@ class Summarizer:
             )
             target = self._settings.summary_target_tokens
             prompt = summary_prompt(summary.text if summary else None, fresh, target)
-            completion = await self._llm.complete(prompt, self._settings.summary_model, max_tokens=target * 2)
+            completion = await self._llm.complete(
+                prompt, self._settings.summary_model, max_tokens=target + target // 4
+            )
             if completion.text.strip():
                 await self._store.set_summary(conversation_id, completion.text.strip(), total)
         finally:

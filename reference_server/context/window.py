@@ -1,8 +1,10 @@
 """Context building: the baseline's full history, and P4's bounded window.
 
-P4 layout: [system] + [running summary] + [last N exchanges that fit the token
-budget] + [query]. Token counts are exact (``chatopt.tokens``, as the chat API bills
-them). Building the window is plain CPU work, run in the worker pool by the pipeline.
+P4 layout: [system] + [running summary] + [recent exchanges that fit the token
+budget] + [query]. Exchanges the summary already covers are not sent again (beyond
+``min_exchanges``), so the window stays small as the conversation grows. Token counts
+are exact (``chatopt.tokens``, as the chat API bills them). Building the window is
+plain CPU work, run in the worker pool by the pipeline.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ SUMMARY_PREFIX = "Summary of the earlier conversation: "
 
 @dataclass(frozen=True)
 class WindowLimits:
-    """How much history a turn may carry."""
+    """How much history a turn may carry: always the last ``min_exchanges``, at most ``max_exchanges``."""
 
     budget_tokens: int
     max_exchanges: int
+    min_exchanges: int = 1
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,15 @@ def windowed(
     query: str,
     limits: WindowLimits,
     model: str | None = None,
+    uncovered: int | None = None,
 ) -> ContextPlan:
-    """[system] + [summary] + as many of the last ``max_exchanges`` exchanges as fit + [query].
+    """[system] + [summary] + the newest exchanges that fit + [query].
 
-    Newest exchanges are kept first; an exchange is included whole or not at all.
-    The query and system prompt are always sent, even over budget.
+    ``uncovered`` is how many of the newest history messages the summary does not
+    cover yet (None: no summary, nothing is covered). Newest exchanges are kept
+    first, each whole or not at all: the last ``min_exchanges`` always (budget
+    permitting), then older ones while they hold uncovered messages, up to
+    ``max_exchanges``. The query and system prompt are always sent, even over budget.
     """
     head: list[ChatMessage] = [{"role": "system", "content": system_prompt}]
     if summary:
@@ -78,7 +85,13 @@ def windowed(
     tail: list[ChatMessage] = [{"role": "user", "content": query}]
     used = tokens.count_messages(head + tail, model=model)
     kept: list[list[ChatMessage]] = []
-    for exchange in reversed(_exchanges(history)[-limits.max_exchanges:] if limits.max_exchanges else []):
+    newer_messages = 0
+    recent = _exchanges(history)[-limits.max_exchanges :] if limits.max_exchanges else []
+    for position, exchange in enumerate(reversed(recent)):
+        covered = uncovered is not None and newer_messages >= uncovered
+        if covered and position >= limits.min_exchanges:
+            break
+        newer_messages += len(exchange)
         chat = [_as_chat(message) for message in exchange]
         cost = tokens.count_messages(chat, model=model) - tokens.TOKENS_REPLY_PRIMING
         if used + cost > limits.budget_tokens:

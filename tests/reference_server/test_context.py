@@ -76,6 +76,21 @@ def test_summary_goes_between_system_and_recent_exchanges():
     assert plan.history_messages == 2
 
 
+def test_exchanges_the_summary_covers_are_not_sent_again():
+    past = history(6)
+    limits = WindowLimits(budget_tokens=100_000, max_exchanges=3)
+    # 3 newest messages uncovered: the last two exchanges hold them, the third is covered
+    plan = windowed(SYSTEM, "summary", past, "q", limits, uncovered=3)
+    assert [m["content"] for m in plan.messages[2:-1]] == [m.content for m in past[-4:]]
+    # everything covered: the newest exchange is still sent (min_exchanges)
+    plan = windowed(SYSTEM, "summary", past, "q", limits, uncovered=0)
+    assert [m["content"] for m in plan.messages[2:-1]] == [m.content for m in past[-2:]]
+    # a complex query keeps at least two exchanges even when covered
+    complex_limits = WindowLimits(budget_tokens=100_000, max_exchanges=5, min_exchanges=2)
+    plan = windowed(SYSTEM, "summary", past, "q", complex_limits, uncovered=0)
+    assert plan.history_messages == 4
+
+
 def test_query_and_system_are_sent_even_over_budget():
     plan = windowed(SYSTEM, None, history(3), "x " * 500, WindowLimits(budget_tokens=10, max_exchanges=3))
     assert plan.history_messages == 0
