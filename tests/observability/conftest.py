@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +38,15 @@ class Monitored:
     settings: ServerSettings
     upstream: FakeUpstream
     capture: HeaderCapture
+    client_ip: str = field(
+        default_factory=lambda: ".".join(["10", *(str(random.randint(1, 254)) for _ in "abc")])
+    )
 
     def headers(self, user: str = "alice", tier: str = "free", **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(SECRET, user, tier)}", **extra}  # type: ignore[arg-type]
+        """Auth for ``user``, from this server's own client address (uvicorn trusts X-Forwarded-For
+        from loopback), so per-IP windows in the shared Redis never mix tests or runs."""
+        token = issue_token(SECRET, user, tier)  # type: ignore[arg-type]
+        return {"Authorization": f"Bearer {token}", "X-Forwarded-For": self.client_ip, **extra}
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=20)
@@ -57,8 +64,12 @@ def monitored_server(tmp_path: Path) -> Iterator[Callable[..., Monitored]]:
         upstream.start()
         threads.append(upstream)
         settings = settings_for_profile(
-            "optimized", llm_base_url=f"{upstream.url}/v1", secret=SECRET, cache=False,
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/chat-{len(threads)}.db", **overrides,
+            "optimized",
+            llm_base_url=f"{upstream.url}/v1",
+            secret=SECRET,
+            cache=False,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/chat-{len(threads)}.db",
+            **overrides,
         )
         server = ServerThread(create_app(settings))
         server.start()
