@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from chatopt import __version__
+from chatopt.commands.bench import bench
 from chatopt.commands.mock_llm import mock_llm
 from chatopt.commands.serve import serve
 from chatopt.commands.tap import tap
@@ -45,6 +46,7 @@ def _root(
 
 
 app.command("tokens")(tokens)
+app.command("bench")(bench)
 app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
 app.command("serve")(serve)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
-import locust  # noqa: F401  (patches sockets and threads for gevent before anything else)
+import locust  # noqa: F401  (patches sockets and threads for gevent)
 import psutil
 from locust.env import Environment
 from locust.runners import Runner

@@ -75,8 +75,14 @@ def bootstrap_percentile_difference(
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
+    max_values: int = 20_000,
 ) -> Difference:
-    """Bootstrap CI of percentile(current) - percentile(baseline) (independent resampling)."""
+    """Bootstrap CI of percentile(current) - percentile(baseline), each side resampled on its own.
+
+    A side with more than ``max_values`` values is bootstrapped from a random subset of
+    that size and its spread scaled by sqrt(m/n) (the m-out-of-n bootstrap), so large
+    runs stay fast; the point estimates always use every value.
+    """
     a = np.asarray(baseline, dtype=float)
     b = np.asarray(current, dtype=float)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
@@ -84,19 +90,30 @@ def bootstrap_percentile_difference(
         raise ValueError("both sample sets need at least one value")
     rng = np.random.default_rng(seed)
     point_a, point_b = float(np.percentile(a, percentile)), float(np.percentile(b, percentile))
-    chunk = max(1, min(resamples, 4_000_000 // max(a.size, b.size)))
-    diffs: list[np.ndarray] = []
-    remaining = resamples
-    while remaining > 0:
-        size = min(chunk, remaining)
-        resampled_a = np.percentile(rng.choice(a, size=(size, a.size), replace=True), percentile, axis=1)
-        resampled_b = np.percentile(rng.choice(b, size=(size, b.size), replace=True), percentile, axis=1)
-        diffs.append(resampled_b - resampled_a)
-        remaining -= size
-    all_diffs = np.concatenate(diffs)
+    spread_a = _bootstrap_spread(a, percentile, resamples, rng, max_values)
+    spread_b = _bootstrap_spread(b, percentile, resamples, rng, max_values)
+    diffs = (point_b + spread_b) - (point_a + spread_a)
     tail = (1 - confidence) / 2 * 100
-    low, high = (float(x) for x in np.percentile(all_diffs, [tail, 100 - tail]))
+    low, high = (float(x) for x in np.percentile(diffs, [tail, 100 - tail]))
     return Difference(point_a, point_b, point_b - point_a, low, high, confidence)
+
+
+def _bootstrap_spread(
+    values: np.ndarray, percentile: float, resamples: int, rng: np.random.Generator, max_values: int
+) -> np.ndarray:
+    """Bootstrap replicates of the percentile minus its point estimate."""
+    scale = 1.0
+    if values.size > max_values:
+        scale = float(np.sqrt(max_values / values.size))
+        values = rng.choice(values, size=max_values, replace=False)
+    point = np.percentile(values, percentile)
+    batch = max(1, 2_000_000 // values.size)
+    replicates = []
+    for start in range(0, resamples, batch):
+        size = min(batch, resamples - start)
+        draws = rng.choice(values, size=(size, values.size), replace=True)
+        replicates.append(np.percentile(draws, percentile, axis=1))
+    return (np.concatenate(replicates) - point) * scale
 
 
 def linear_trend(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
