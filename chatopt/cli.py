@@ -14,6 +14,9 @@ from rich.console import Console
 
 from chatopt import __version__
 from chatopt.commands.bench import bench
+from chatopt.commands.compare import compare
+from chatopt.commands.gate import gate
+from chatopt.commands.cache_eval import cache_eval
 from chatopt.commands.mock_llm import mock_llm
 from chatopt.commands.serve import serve
 from chatopt.commands.tap import tap
@@ -47,10 +50,13 @@ def _root(
 
 app.command("tokens")(tokens)
 app.command("bench")(bench)
+app.command("compare")(compare)
+app.command("gate")(gate)
 app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
 app.command("serve")(serve)
 app.command("token")(token)
+app.command("cache-eval")(cache_eval)
 
 
 def main() -> None:
