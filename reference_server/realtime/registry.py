@@ -1,8 +1,10 @@
 """Who is connected: admission up to a maximum, and the heartbeat that drops dead peers.
 
-One sweeper task serves every connection (not a timer per connection): each
-``heartbeat_s`` it sends a ``ping`` to every connection and closes those that have sent
-nothing for two heartbeats, which frees everything they held.
+One sweeper task serves every connection (not a timer per connection). Connections are
+dealt round-robin into ``SLICES`` groups and the sweeper visits one group every
+``heartbeat_s / SLICES``, so each connection gets a ``ping`` once per heartbeat without
+10,000 pings leaving in one burst. A connection that has sent nothing for two heartbeats
+is closed, which frees everything it held.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import asyncio
 import contextlib
 import time
 from typing import Protocol
+
+SLICES = 10
 
 
 class Peer(Protocol):
@@ -31,22 +35,29 @@ class ConnectionRegistry:
     def __init__(self, *, max_connections: int, heartbeat_s: float) -> None:
         self.max_connections = max_connections
         self.heartbeat_s = heartbeat_s
-        self._peers: set[Peer] = set()
+        self._slices: list[set[Peer]] = [set() for _ in range(SLICES)]
+        self._slice_of: dict[Peer, int] = {}
+        self._next_slice = 0
         self._sweeper: asyncio.Task[None] | None = None
         self.dropped_dead = 0
 
     def __len__(self) -> int:
-        return len(self._peers)
+        return len(self._slice_of)
 
     def admit(self, peer: Peer) -> bool:
         """Register ``peer`` if there is room (single event loop: no race between check and add)."""
-        if len(self._peers) >= self.max_connections:
+        if len(self._slice_of) >= self.max_connections:
             return False
-        self._peers.add(peer)
+        index = self._next_slice
+        self._next_slice = (index + 1) % SLICES
+        self._slice_of[peer] = index
+        self._slices[index].add(peer)
         return True
 
     def release(self, peer: Peer) -> None:
-        self._peers.discard(peer)
+        index = self._slice_of.pop(peer, None)
+        if index is not None:
+            self._slices[index].discard(peer)
 
     @property
     def retry_after_s(self) -> float:
@@ -64,14 +75,14 @@ class ConnectionRegistry:
                 await self._sweeper
             self._sweeper = None
 
-    def sweep(self, now: float | None = None) -> int:
-        """Close peers silent for two heartbeats, ping the rest; returns how many were closed."""
+    def sweep(self, index: int, now: float | None = None) -> int:
+        """Close slice ``index``'s peers silent for two heartbeats, ping the rest; returns how many closed."""
         now = time.monotonic() if now is None else now
         dead_before = now - 2 * self.heartbeat_s
         closed = 0
-        for peer in list(self._peers):
+        for peer in list(self._slices[index]):
             if peer.last_seen < dead_before:
-                self._peers.discard(peer)
+                self.release(peer)
                 peer.terminate(1001, "no heartbeat answer; reconnect")
                 closed += 1
             else:
@@ -80,6 +91,8 @@ class ConnectionRegistry:
         return closed
 
     async def _sweep_forever(self) -> None:
+        index = 0
         while True:
-            await asyncio.sleep(self.heartbeat_s)
-            self.sweep()
+            await asyncio.sleep(self.heartbeat_s / SLICES)
+            self.sweep(index)
+            index = (index + 1) % SLICES
