@@ -1,4 +1,4 @@
-"""``GET /api/debug/loop-lag``: event-loop lag and background-queue figures of this process."""
+"""``GET /api/debug/loop-lag``: event-loop lag, background-queue and summary figures of this process."""
 
 from __future__ import annotations
 
@@ -19,5 +19,6 @@ async def loop_lag(request: Request) -> JSONResponse:
             "profile": services.settings.profile,
             "loop_lag": asdict(services.loop_lag.snapshot()),
             "jobs": asdict(services.jobs.stats()),
+            "summaries": asdict(services.summarizer.stats),
         }
     )

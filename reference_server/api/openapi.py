@@ -141,11 +141,12 @@ def build_document(settings: ServerSettings) -> dict[str, Any]:
         },
         "LoopLag": {
             "type": "object",
-            "required": ["profile", "loop_lag", "jobs"],
+            "required": ["profile", "loop_lag", "jobs", "summaries"],
             "properties": {
                 "profile": {"type": "string"},
                 "loop_lag": {"type": "object"},
                 "jobs": {"type": "object"},
+                "summaries": {"type": "object"},
             },
         },
         "Health": {
@@ -224,7 +225,7 @@ def build_document(settings: ServerSettings) -> dict[str, Any]:
         },
         "/api/debug/loop-lag": {
             "get": {
-                "summary": "Event-loop lag (P50/P99/max over recent heartbeats) and background queue figures",
+                "summary": "Event-loop lag (P50/P99/max of recent heartbeats), job queue and summary figures",
                 "operationId": "loopLag",
                 "parameters": [
                     {

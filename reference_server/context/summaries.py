@@ -7,6 +7,8 @@ summary and offers the job; it never waits for a summary to be written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reference_server.llm.client import ChatMessage, LLMClient
 from reference_server.runtime.jobs import JobQueue
 from reference_server.settings import ServerSettings
@@ -17,6 +19,15 @@ SUMMARY_INSTRUCTIONS = (
     "summary with the new messages into one summary of at most {tokens} tokens. Keep facts, names, "
     "numbers, decisions and open questions; drop small talk. Answer with the summary only."
 )
+
+
+@dataclass
+class SummaryStats:
+    """Summaries written since start and the tokens they cost (the price of P4's saving)."""
+
+    written: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 def summary_prompt(previous: str | None, messages: list[Message], target_tokens: int) -> list[ChatMessage]:
@@ -40,6 +51,7 @@ class Summarizer:
         self._llm = llm
         self._jobs = jobs
         self._pending: set[str] = set()
+        self.stats = SummaryStats()
 
     async def schedule_if_due(self, conversation_id: str) -> bool:
         """Offer a refresh job when enough messages arrived since the last summary."""
@@ -72,7 +84,11 @@ class Summarizer:
             completion = await self._llm.complete(
                 prompt, self._settings.summary_model, max_tokens=target + target // 4
             )
+            if completion.usage is not None:
+                self.stats.prompt_tokens += completion.usage.prompt_tokens
+                self.stats.completion_tokens += completion.usage.completion_tokens
             if completion.text.strip():
                 await self._store.set_summary(conversation_id, completion.text.strip(), total)
+                self.stats.written += 1
         finally:
             self._pending.discard(conversation_id)

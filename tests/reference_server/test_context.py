@@ -173,3 +173,6 @@ async def test_summary_is_written_in_the_background_and_sent_on_later_turns(star
         m for m in last.messages if m["role"] == "system" and m["content"].startswith(SUMMARY_PREFIX)
     ]
     assert len(summaries) == 1
+    async with server.client() as client:
+        written = (await client.get("/api/debug/loop-lag")).json()["summaries"]
+    assert written["written"] >= 1 and written["prompt_tokens"] > 0 and written["completion_tokens"] > 0

@@ -55,6 +55,7 @@ async def test_debug_endpoint_reports_loop_lag_and_jobs(start_server):
     assert figures["profile"] == "optimized"
     assert set(figures["loop_lag"]) == {"samples", "p50_ms", "p99_ms", "max_ms", "interval_ms"}
     assert figures["jobs"]["capacity"] > 0
+    assert set(figures["summaries"]) == {"written", "prompt_tokens", "completion_tokens"}
 
 
 @pytest.mark.parametrize(
