@@ -21,11 +21,19 @@ FIRST_DELAY_S = 0.05
 MAX_DELAY_S = 1.0
 
 
+#: SQLSTATE classes worth retrying: connection exceptions, a server shutting down or
+#: starting up (57P01-57P03), and a transaction the server rolled back (serialization, deadlock).
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P", "40001", "40P01")
+
+
 def is_transient(error: BaseException) -> bool:
     """True for a lost connection, an unreachable or restarting server, or a locked SQLite file."""
     if isinstance(error, OperationalError | InterfaceError | ConnectionError):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
 
 
 async def retry_async(operation: Callable[[], Awaitable[T]], window_s: float) -> T:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from reference_server.storage.blocking_store import BlockingSqlStore
 from reference_server.storage.hot_tier import RedisHotTier
 from reference_server.storage.sql_store import SqlChatStore
 from reference_server.storage.tiered_store import TieredChatStore
+from tests.storage.private_postgres import PrivatePostgres
 
 SECRET = "test-secret"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -73,3 +74,15 @@ async def store(request: pytest.FixtureRequest, database_url: str) -> AsyncItera
         yield chat_store
     finally:
         await chat_store.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A started PostgreSQL cluster of this test's own (crash it at will)."""
+    cluster = PrivatePostgres()
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
