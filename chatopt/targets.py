@@ -571,7 +571,8 @@ def websocket_url(url: str) -> str:
 
 def classify_failure(exc: BaseException) -> tuple[ErrorKind, str]:
     """Error kind and message of a transport failure."""
-    if isinstance(exc, ssl.SSLError) or "SSL" in type(exc).__name__ or "CERTIFICATE" in str(exc).upper():
+    text = f"{type(exc).__name__} {exc}"
+    if isinstance(exc, ssl.SSLError) or "SSL" in text or "CERTIFICATE" in text.upper():
         return "tls", f"TLS failed: {exc}"
     if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
         return "timeout", "no complete answer before the timeout"

@@ -105,14 +105,16 @@ def arrival_offsets(plan: LoadPlan, *, share: float = 1.0, seed: int | None = No
     """
     rng = random.Random(seed)
     t = 0.0
-    while True:
+    while t < plan.duration_s:
         rate = plan.rate_at(t) * share
+        stage_end = _next_stage_start(plan, t)
         if rate <= 0:
-            t = _next_stage_start(plan, t)
-            if t >= plan.duration_s:
-                return
+            t = stage_end
             continue
         gap = rng.expovariate(rate) if plan.poisson else 1.0 / rate
+        if t + gap >= stage_end and stage_end < plan.duration_s:
+            t = stage_end  # the next stage's rate takes over at its boundary
+            continue
         t += gap
         if t >= plan.duration_s:
             return
