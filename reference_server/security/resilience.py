@@ -224,44 +224,51 @@ async def resilient_stream(
 ) -> AsyncIterator[T]:
     """Yield the upstream's chunks under the policy; retry only before the first chunk is yielded.
 
-    Raises ``UpstreamUnavailable`` when the breaker is open, else the last upstream error.
+    The breaker sees one outcome per call, after retries: a call that a retry rescued is a
+    success (the user got an answer), so transient blips do not open the circuit; a call
+    that still fails, or breaks after its first chunk, is a failure. Raises
+    ``UpstreamUnavailable`` when the breaker is open, else the last upstream error.
     """
+    if breaker is not None and not breaker.allow():
+        raise UpstreamUnavailable(breaker.upstream, breaker.retry_after_s)
     retry = 0
-    while True:
-        if breaker is not None and not breaker.allow():
-            raise UpstreamUnavailable(breaker.upstream, breaker.retry_after_s)
-        iterator = open_stream()
-        delivered = False
-        try:
-            while True:
-                try:
-                    chunk = await _next_within(iterator, timeout_s)
-                except StopAsyncIteration:
-                    break
-                if not delivered and breaker is not None:
+    settled = False
+    try:
+        while True:
+            iterator = open_stream()
+            delivered = False
+            try:
+                while True:
+                    try:
+                        chunk = await _next_within(iterator, timeout_s)
+                    except StopAsyncIteration:
+                        break
+                    if not settled and breaker is not None:
+                        breaker.record_success()
+                    settled = delivered = True
+                    yield chunk
+                if not settled and breaker is not None:
                     breaker.record_success()
-                delivered = True
-                yield chunk
-            if not delivered and breaker is not None:
-                breaker.record_success()
-            return
-        except (GeneratorExit, asyncio.CancelledError):
-            if not delivered and breaker is not None:
-                breaker.release_probe()
-            raise
-        except Exception as exc:
-            if breaker is not None:
-                breaker.record_failure()
-            if delivered or retry >= policy.max_retries or not retryable(exc):
-                raise
-            if on_retry is not None:
-                on_retry(retry + 1, exc)
-            await sleep(policy.delay(retry))
-            retry += 1
-        finally:
-            close = getattr(iterator, "aclose", None)
-            if close is not None:
-                await close()
+                settled = True
+                return
+            except Exception as exc:
+                if delivered or retry >= policy.max_retries or not retryable(exc):
+                    if breaker is not None:
+                        breaker.record_failure()
+                    settled = True
+                    raise
+                if on_retry is not None:
+                    on_retry(retry + 1, exc)
+                await sleep(policy.delay(retry))
+                retry += 1
+            finally:
+                close = getattr(iterator, "aclose", None)
+                if close is not None:
+                    await close()
+    except (GeneratorExit, asyncio.CancelledError):
+        if not settled and breaker is not None:
+            breaker.release_probe()
+        raise
 
 
 async def resilient_call(

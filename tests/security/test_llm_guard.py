@@ -60,7 +60,7 @@ async def test_failing_upstream_retries_then_opens_the_breaker_alerts_and_falls_
     breaker = CircuitBreaker("mock", min_calls=4, cooldown_s=60, on_transition=alerter.breaker_transition)
     llm = _guarded(mock.base_url, metrics, breaker)
     try:
-        for _ in range(2):
+        for _ in range(4):  # one breaker outcome per call, after its retries
             with pytest.raises(UpstreamError) as failed:
                 await llm.complete(MESSAGES, "gpt-4o-mini")
             assert failed.value.message == FALLBACK_MESSAGE and "Traceback" not in failed.value.message
@@ -71,8 +71,8 @@ async def test_failing_upstream_retries_then_opens_the_breaker_alerts_and_falls_
     finally:
         await llm.close()
     assert fast_fail.value.message == FALLBACK_MESSAGE and fast_fail.value.status == 503
-    assert _metric(metrics, "chatopt_llm_retries_total", {"upstream": "mock"}) >= 3
-    assert _metric(metrics, "chatopt_llm_fallbacks_total", {"reason": "circuit_open"}) >= 1
+    assert _metric(metrics, "chatopt_llm_retries_total", {"upstream": "mock"}) == 4 * FAST_RETRIES.max_retries
+    assert _metric(metrics, "chatopt_llm_fallbacks_total", {"reason": "circuit_open"}) == 1
     assert _metric(metrics, "chatopt_circuit_breaker_state", {"upstream": "mock"}) == 2
     assert _metric(metrics, "chatopt_alerts_total", {"kind": "circuit_open"}) == 1
     assert received and received[0]["kind"] == "circuit_open" and received[0]["upstream"] == "mock"

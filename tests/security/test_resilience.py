@@ -162,3 +162,17 @@ async def test_open_breaker_fails_fast_without_calling_upstream():
     with pytest.raises(UpstreamUnavailable) as unavailable:
         await resilient_call(down, breaker=breaker)
     assert len(calls) == 1 and unavailable.value.retry_after_s > 0
+
+
+async def test_breaker_counts_one_outcome_per_call_so_rescued_calls_are_successes():
+    breaker = CircuitBreaker("mock", min_calls=1, error_rate=0.10)
+    attempts = []
+
+    async def fails_once():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise StatusError(503)
+        yield "ok"
+
+    out = [c async for c in resilient_stream(fails_once, breaker=breaker, sleep=no_sleep)]
+    assert out == ["ok"] and breaker.window_counts() == (1, 0) and breaker.state is BreakerState.CLOSED
