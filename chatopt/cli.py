@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from chatopt import __version__
+from chatopt.commands.audit import audit
 from chatopt.commands.bench import bench
 from chatopt.commands.compare import compare
 from chatopt.commands.gate import gate
@@ -54,6 +55,7 @@ app.command("compare")(compare)
 app.command("gate")(gate)
 app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
+app.command("audit")(audit)
 app.command("serve")(serve)
 app.command("token")(token)
 app.command("cache-eval")(cache_eval)

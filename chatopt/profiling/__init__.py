@@ -1,0 +1,1 @@
+"""Profilers for a running backend: psutil sampling, py-spy stacks, memray allocations."""
