@@ -81,9 +81,7 @@ class Summarizer:
             )
             target = self._settings.summary_target_tokens
             prompt = summary_prompt(summary.text if summary else None, fresh, target)
-            completion = await self._llm.complete(
-                prompt, self._settings.summary_model, max_tokens=target + target // 4
-            )
+            completion = await self._llm.complete(prompt, self._settings.summary_model, max_tokens=target)
             if completion.usage is not None:
                 self.stats.prompt_tokens += completion.usage.prompt_tokens
                 self.stats.completion_tokens += completion.usage.completion_tokens
