@@ -43,6 +43,7 @@ def gate(
     confidence: Annotated[
         float, typer.Option("--confidence", min=0.5, max=0.999, help="Confidence level.")
     ] = 0.95,
+    resamples: Annotated[int, typer.Option("--resamples", min=100, help="Bootstrap resamples.")] = 2000,
 ) -> None:
     """Exit 0 when P95 holds, 1 on a regression, 2 when the input or a run is invalid.
 
@@ -68,6 +69,7 @@ def gate(
         max_regression=max_regression,
         min_abs_ms=min_abs_ms,
         confidence=confidence,
+        resamples=resamples,
     )
     if junit is not None:
         _write(junit, gate_junit(verdict))
