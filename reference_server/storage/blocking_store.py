@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from reference_server.storage import operations
+from reference_server.storage.archiver import PeriodicArchiver
 from reference_server.storage.base import Conversation, Message, Page, Summary, UnknownConversation
 from reference_server.storage.cursors import CursorCodec
 from reference_server.storage.engines import blocking_url, create_blocking
@@ -44,6 +45,7 @@ class BlockingSqlStore:
         cold_after_days: float = 7.0,
         pool_size: int = 10,
         retry_window_s: float = 15.0,
+        archive_every_s: float | None = None,
     ) -> None:
         blocking_url(database_url)  # refuse an unsupported URL now, not at start-up
         self.database_url = database_url
@@ -51,6 +53,7 @@ class BlockingSqlStore:
         self.cold_after = timedelta(days=cold_after_days)
         self.retry_window_s = retry_window_s
         self._pool_size = pool_size
+        self.archiver = PeriodicArchiver(self.archive_idle, archive_every_s) if archive_every_s else None
         self._engine: Engine | None = None
 
     @property
@@ -62,8 +65,12 @@ class BlockingSqlStore:
     async def start(self) -> None:
         self._engine = create_blocking(self.database_url, self._pool_size)
         retry_blocking(self._migrate, self.retry_window_s)
+        if self.archiver is not None:
+            self.archiver.start()
 
     async def close(self) -> None:
+        if self.archiver is not None:
+            await self.archiver.stop()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -6,8 +6,9 @@
 - ``tiered_storage`` on and Redis given (``redis`` or ``redis_url``): a hot tier of the
   last ``hot_tier_messages`` messages of active conversations in front of either.
 
-Every store reads conversations idle longer than ``cold_after_days`` back from the cold
-archive that ``archive_idle`` (a periodic job of the server) moves them to.
+With ``tiered_storage`` on, the store also runs the cold-tier job every
+``ARCHIVE_EVERY_S``: conversations idle longer than ``cold_after_days`` move to the
+compressed archive. Every store reads archived conversations back transparently.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Redis calls of the hot tier give up after this long and fall back to SQL.
 HOT_TIER_TIMEOUT_S = 0.25
+#: How often a tiered store moves idle conversations to the cold archive.
+ARCHIVE_EVERY_S = 3600.0
 
 
 def build_store(settings: ServerSettings, redis: redis.asyncio.Redis | None = None) -> ChatStore:
@@ -35,6 +38,7 @@ def build_store(settings: ServerSettings, redis: redis.asyncio.Redis | None = No
     closed with the store.
     """
     warm: WarmStore
+    archive_every_s = ARCHIVE_EVERY_S if settings.tiered_storage else None
     if settings.async_io:
         warm = SqlChatStore(
             settings.database_url,
@@ -44,6 +48,7 @@ def build_store(settings: ServerSettings, redis: redis.asyncio.Redis | None = No
             batch_writes=settings.tiered_storage,
             batch_size=settings.write_batch_size,
             batch_ms=settings.write_batch_ms,
+            archive_every_s=archive_every_s,
         )
     else:
         warm = BlockingSqlStore(
@@ -51,6 +56,7 @@ def build_store(settings: ServerSettings, redis: redis.asyncio.Redis | None = No
             secret=settings.secret,
             page_max=settings.history_page_max,
             cold_after_days=settings.cold_after_days,
+            archive_every_s=archive_every_s,
         )
     if not settings.tiered_storage or (redis is None and settings.redis_url is None):
         return warm

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reference_server.storage import operations
+from reference_server.storage.archiver import PeriodicArchiver
 from reference_server.storage.base import Conversation, Message, Page, Summary, UnknownConversation
 from reference_server.storage.cursors import CursorCodec
 from reference_server.storage.engines import async_url, create_async
@@ -68,6 +69,7 @@ class SqlChatStore:
         batch_ms: float = 5.0,
         pool_size: int = 10,
         retry_window_s: float = 15.0,
+        archive_every_s: float | None = None,
     ) -> None:
         async_url(database_url)  # refuse an unsupported URL now, not at start-up
         self.database_url = database_url
@@ -75,6 +77,7 @@ class SqlChatStore:
         self.cold_after = timedelta(days=cold_after_days)
         self.retry_window_s = retry_window_s
         self._pool_size = pool_size
+        self.archiver = PeriodicArchiver(self.archive_idle, archive_every_s) if archive_every_s else None
         self._engine: AsyncEngine | None = None
         self._buffer = (
             GroupCommitBuffer(
@@ -98,8 +101,12 @@ class SqlChatStore:
         await retry_async(self._migrate, self.retry_window_s)
         if self._buffer is not None:
             self._buffer.start()
+        if self.archiver is not None:
+            self.archiver.start()
 
     async def close(self) -> None:
+        if self.archiver is not None:
+            await self.archiver.stop()
         if self._buffer is not None:
             await self._buffer.close()
         if self._engine is not None:
