@@ -1,0 +1,444 @@
+"""How faithfully does the mock LLM keep its configured timing under load?
+
+Observed TTFT minus configured TTFT (and the same for the whole answer), measured by an
+independent raw-socket asyncio client (hand-written HTTP/1.1 with keep-alive, SSE bytes
+scanned as they arrive), at several steady-state concurrency levels, side by side with a
+bare Starlette SSE endpoint that sleeps the same schedule: the limit of this machine.
+
+Both servers run in their own process under uvicorn with httptools; the bare endpoint gets
+uvicorn's default loop (uvloop when installed), the mock its own default (the asyncio loop,
+see ``chatopt/mockllm/server.py``). The client runs in this process. Each level starts its
+virtual users spread over a ramp, waits for steady state, then measures every stream that
+starts within the window. The client's own event-loop lag and both processes' CPU are
+reported, so a run where the client was the bottleneck shows it.
+
+    .venv/bin/python benchmarks/mockllm_accuracy.py                  # 1, 100, 1000 streams
+    .venv/bin/python benchmarks/mockllm_accuracy.py --levels 1,100 --window 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chatopt import tokens as token_counter  # noqa: E402
+from chatopt.mockllm import MockConfig, load_config  # noqa: E402
+from chatopt.mockllm.answers import compose_answer  # noqa: E402
+
+MODEL = "gpt-4o"  # the default "medium" tier: 500 ms + 0.1 ms/prompt token, 70 tokens/s
+# A realistic chat mix (SPEC.md: ~80% simple, ~15% moderate, ~5% complex questions).
+PROMPTS = {
+    "faq": [
+        "What are your opening hours?",
+        "How do I reset my password?",
+        "Qual é o prazo de entrega?",
+        "Do you ship to Portugal?",
+        "Como altero meu e-mail?",
+    ],
+    "moderate": [
+        "Why is my chat slow and how should I fix it?",
+        "Explain the difference between the basic and the premium plan.",
+    ],
+    "complex": [
+        "Analyze the trade-offs between Redis and PostgreSQL for chat history; compare scaling step by step.",
+    ],
+}
+MIX = [("faq", 0.80), ("moderate", 0.15), ("complex", 0.05)]
+HISTORY = [
+    {
+        "role": "system",
+        "content": "You are the support assistant of an online store. Answer briefly and politely.",
+    },
+    {"role": "user", "content": "Hi, I placed an order last week."},
+    {
+        "role": "assistant",
+        "content": "Hello! I can help with that. What would you like to know about your order?",
+    },
+]
+
+
+def bench_config() -> MockConfig:
+    """The default tiers with jitter off, so every request's configured schedule is exactly known."""
+    return load_config(
+        {"tiers": {name: {"jitter_ms": 0, "token_jitter": 0} for name in ("small", "medium", "large")}}
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The two servers (each run in a subprocess of this script)
+
+
+def serve_mock(port: int) -> None:
+    from chatopt.mockllm.server import serve_forever
+
+    serve_forever(bench_config(), host="127.0.0.1", port=port)
+
+
+def bare_app():
+    """A plain Starlette SSE endpoint that sleeps the schedule given in request headers."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    token_event = (
+        b'data: {"id":"chatcmpl-bare","object":"chat.completion.chunk","created":0,"model":"bare",'
+        b'"choices":[{"index":0,"delta":{"content":" tok"},"finish_reason":null}]}\n\n'
+    )
+
+    async def completions(request: Request) -> StreamingResponse:
+        await request.json()
+        ttft_s = float(request.headers["x-ttft-ms"]) / 1000
+        gap_s = float(request.headers["x-itl-ms"]) / 1000
+        count = int(request.headers["x-tokens"])
+
+        async def events():
+            await asyncio.sleep(ttft_s)
+            for index in range(count):
+                if index:
+                    await asyncio.sleep(gap_s)
+                yield token_event
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+
+    from chatopt.mockllm.server import bind_socket, uvicorn_config
+
+    sock = bind_socket("127.0.0.1", port)
+    uvicorn.Server(uvicorn_config(bare_app(), loop="auto")).run(sockets=[sock])  # uvicorn's default: uvloop
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request, its bytes for each server, and its configured schedule."""
+
+    requests: dict[str, bytes]
+    ttft_s: float
+    total_s: float
+
+
+def build_jobs(port: dict[str, int]) -> list[Job]:
+    config = bench_config()
+    tier = config.tiers[config.tier_name_for(MODEL) or "medium"]
+    encoding = token_counter.encoding_for_model(MODEL).encoding
+    jobs = []
+    for kind, share in MIX:
+        for question in PROMPTS[kind]:
+            messages = [*HISTORY, {"role": "user", "content": question}]
+            prompt_tokens = token_counter.count_messages(messages, encoding=encoding)
+            tokens = len(
+                token_counter.encode(
+                    compose_answer(messages, seed=config.seed, encoding=encoding), encoding=encoding
+                )
+            )
+            ttft_ms = tier.time_to_first_token_ms(prompt_tokens)
+            gap_ms = 1000 / tier.tokens_per_second
+            body = json.dumps({"model": MODEL, "messages": messages, "stream": True}).encode()
+            requests = {}
+            for server, server_port in port.items():
+                extra = (
+                    f"x-ttft-ms: {ttft_ms}\r\nx-itl-ms: {gap_ms}\r\nx-tokens: {tokens}\r\n"
+                    if server == "bare"
+                    else ""
+                )
+                requests[server] = (
+                    f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{server_port}\r\n"
+                    f"content-type: application/json\r\ncontent-length: {len(body)}\r\n{extra}\r\n"
+                ).encode() + body
+            weight = max(1, round(share * 100 / len(PROMPTS[kind])))
+            jobs.extend([Job(requests, ttft_ms / 1000, (ttft_ms + gap_ms * (tokens - 1)) / 1000)] * weight)
+    return jobs
+
+
+@dataclass
+class Samples:
+    ttft_error_ms: list[float] = field(default_factory=list)
+    total_error_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+
+
+_CONTENT = b'{"content":"'
+
+
+async def stream_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes):
+    """Send one request; return (first content delta time, end time) as perf_counter seconds."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+    buffer = bytearray()
+    first_at = None
+    scanned = 0
+    while True:
+        data = await reader.read(65536)
+        now = time.perf_counter()
+        if not data:
+            raise ConnectionError("closed mid-stream")
+        buffer += data
+        if first_at is None:
+            at = buffer.find(_CONTENT, max(0, scanned - len(_CONTENT)))
+            while at != -1 and at + len(_CONTENT) < len(buffer) and buffer[at + len(_CONTENT)] == ord('"'):
+                at = buffer.find(_CONTENT, at + 1)
+            if at != -1 and at + len(_CONTENT) < len(buffer):
+                first_at = now
+            scanned = len(buffer)
+        if buffer.endswith(b"\r\n0\r\n\r\n"):
+            if first_at is None:
+                raise RuntimeError("no content delta in the stream")
+            return first_at, now
+        if len(buffer) > 1 << 20 and first_at is not None:
+            del buffer[: len(buffer) - 16]
+            scanned = len(buffer)
+
+
+async def virtual_user(
+    server: str,
+    port: int,
+    jobs: list[Job],
+    rng: random.Random,
+    start_at: float,
+    window: tuple[float, float],
+    samples: Samples,
+) -> None:
+    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+    reader = writer = None
+    try:
+        while time.perf_counter() < window[1]:
+            job = rng.choice(jobs)
+            if writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.transport.get_extra_info("socket").setsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+                )
+            started = time.perf_counter()
+            try:
+                first_at, ended = await asyncio.wait_for(
+                    stream_once(reader, writer, job.requests[server]), 120
+                )
+            except (OSError, RuntimeError, asyncio.IncompleteReadError, TimeoutError):
+                if window[0] <= started < window[1]:
+                    samples.failures += 1
+                writer.close()
+                reader = writer = None
+                continue
+            if window[0] <= started < window[1]:
+                samples.ttft_error_ms.append((first_at - started - job.ttft_s) * 1000)
+                samples.total_error_ms.append((ended - started - job.total_s) * 1000)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
+    """The client's own health: how late a 5 ms timer fires."""
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(0.005)
+        lags.append((time.perf_counter() - before - 0.005) * 1000)
+
+
+@dataclass
+class LevelResult:
+    server: str
+    streams: int
+    samples: Samples
+    client_lag_p99_ms: float
+    server_cpu: float
+    client_cpu: float
+
+
+async def run_level(
+    server: str, port: int, pid: int, streams: int, jobs: list[Job], window_s: float, seed: int
+) -> LevelResult:
+    mean_stream_s = statistics.fmean(job.total_s for job in jobs)
+    ramp_s = mean_stream_s if streams > 1 else 0.0
+    now = time.perf_counter()
+    window = (now + ramp_s + mean_stream_s, now + ramp_s + mean_stream_s + window_s)
+    samples = Samples()
+    rng = random.Random(seed)
+    lags: list[float] = []
+    stop = asyncio.Event()
+    lag_task = asyncio.create_task(loop_lag(stop, lags))
+    server_process, client_process = psutil.Process(pid), psutil.Process()
+
+    async def measure_cpu() -> tuple[float, float]:
+        await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
+        server_before, client_before = (
+            sum(server_process.cpu_times()[:2]),
+            sum(client_process.cpu_times()[:2]),
+        )
+        await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
+        return (
+            (sum(server_process.cpu_times()[:2]) - server_before) / window_s,
+            (sum(client_process.cpu_times()[:2]) - client_before) / window_s,
+        )
+
+    cpu_task = asyncio.create_task(measure_cpu())
+    users = [
+        virtual_user(
+            server, port, jobs, random.Random(rng.random()), now + rng.uniform(0, ramp_s), window, samples
+        )
+        for _ in range(streams)
+    ]
+    await asyncio.wait_for(asyncio.gather(*users), timeout=ramp_s + mean_stream_s + window_s + 180)
+    server_cpu, client_cpu = await cpu_task
+    stop.set()
+    await lag_task
+    in_window = lags[len(lags) // 4 :] or [0.0]
+    return LevelResult(server, streams, samples, float(np.percentile(in_window, 99)), server_cpu, client_cpu)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def start_server(kind: str) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the {kind} server did not start")
+
+
+def print_table(results: list[LevelResult]) -> None:
+    header = (
+        f"{'streams':>7} {'server':>6} {'samples':>7} {'fail':>4} {'TTFT err P50':>12} {'P99':>8} "
+        f"{'total err P50':>13} {'P99':>8} {'srv CPU':>7} {'cli CPU':>7} {'cli lag P99':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        s = r.samples
+        print(
+            f"{r.streams:>7} {r.server:>6} {len(s.ttft_error_ms):>7} {s.failures:>4} "
+            f"{percentile(s.ttft_error_ms, 50):>10.2f}ms {percentile(s.ttft_error_ms, 99):>6.2f}ms "
+            f"{percentile(s.total_error_ms, 50):>11.2f}ms {percentile(s.total_error_ms, 99):>6.2f}ms "
+            f"{r.server_cpu:>6.0%} {r.client_cpu:>7.0%} {r.client_lag_p99_ms:>9.2f}ms"
+        )
+    print()
+    by_level: dict[int, dict[str, LevelResult]] = {}
+    for r in results:
+        by_level.setdefault(r.streams, {})[r.server] = r
+    for streams, pair in by_level.items():
+        if {"mock", "bare"} <= set(pair):
+            mock, bare = pair["mock"].samples.ttft_error_ms, pair["bare"].samples.ttft_error_ms
+            p50 = percentile(mock, 50) / percentile(bare, 50)
+            p99 = percentile(mock, 99) / percentile(bare, 99)
+            print(f"{streams:>5} streams: mock/bare TTFT error ratio  P50 {p50:.2f}x   P99 {p99:.2f}x")
+
+
+async def main_async(
+    levels: list[int], window_s: float, servers: dict[str, tuple[int, int]]
+) -> list[LevelResult]:
+    jobs = build_jobs({name: port for name, (port, _) in servers.items()})
+    results = []
+    order = list(servers)
+    for index, streams in enumerate(levels):
+        for server in order if index % 2 == 0 else order[::-1]:
+            port, pid = servers[server]
+            print(f"... {streams} streams against {server}", file=sys.stderr, flush=True)
+            window = max(window_s, 20.0) if streams == 1 else window_s
+            results.append(await run_level(server, port, pid, streams, jobs, window, seed=streams))
+            await asyncio.sleep(2)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--levels", default="1,100,1000", help="comma-separated concurrent stream counts")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds measured per level and server")
+    parser.add_argument("--json", type=Path, help="also write the raw percentiles here")
+    parser.add_argument("--serve", choices=["mock", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    if args.serve:
+        (serve_mock if args.serve == "mock" else serve_bare)(args.port)
+        return
+    levels = [int(level) for level in args.levels.split(",")]
+    processes = {}
+    try:
+        for kind in ("mock", "bare"):
+            process, port = start_server(kind)
+            processes[kind] = (process, port)
+        servers = {kind: (port, process.pid) for kind, (process, port) in processes.items()}
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            runner = asyncio.run
+        print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {psutil.cpu_count()} CPUs", file=sys.stderr)
+        results = runner(main_async(levels, args.window, servers))
+    finally:
+        for process, _ in processes.values():
+            process.terminate()
+            process.wait(timeout=15)
+    print_table(results)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "server": r.server,
+                        "streams": r.streams,
+                        "samples": len(r.samples.ttft_error_ms),
+                        "failures": r.samples.failures,
+                        "ttft_error_ms": {
+                            "p50": percentile(r.samples.ttft_error_ms, 50),
+                            "p99": percentile(r.samples.ttft_error_ms, 99),
+                        },
+                        "total_error_ms": {
+                            "p50": percentile(r.samples.total_error_ms, 50),
+                            "p99": percentile(r.samples.total_error_ms, 99),
+                        },
+                        "server_cpu": r.server_cpu,
+                        "client_cpu": r.client_cpu,
+                        "client_lag_p99_ms": r.client_lag_p99_ms,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
