@@ -15,11 +15,12 @@ from rich.console import Console
 from chatopt import __version__
 from chatopt.commands.audit import audit
 from chatopt.commands.bench import bench
+from chatopt.commands.cache_eval import cache_eval
 from chatopt.commands.compare import compare
 from chatopt.commands.gate import gate
-from chatopt.commands.cache_eval import cache_eval
 from chatopt.commands.mock_llm import mock_llm
 from chatopt.commands.serve import serve
+from chatopt.commands.stress import stress
 from chatopt.commands.tap import tap
 from chatopt.commands.token import token
 from chatopt.commands.tokens import tokens
@@ -53,6 +54,7 @@ app.command("tokens")(tokens)
 app.command("bench")(bench)
 app.command("compare")(compare)
 app.command("gate")(gate)
+app.command("stress")(stress)
 app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
 app.command("audit")(audit)

@@ -84,6 +84,7 @@ def run_load(
     spec: RunSpec,
     *,
     on_progress: Callable[[LiveStats], None] | None = None,
+    on_tick: Callable[[list[Sample], float], None] | None = None,
     expect_workers: int = 0,
     master_bind_host: str = "127.0.0.1",
     master_bind_port: int | None = None,
@@ -96,15 +97,20 @@ def run_load(
     try:
         if spec.load.workers > 1 or expect_workers:
             return _run_distributed(
-                spec, on_progress, stop, expect_workers, master_bind_host, master_bind_port
+                spec, on_progress, on_tick, stop, expect_workers, master_bind_host, master_bind_port
             )
-        return _run_local(spec, on_progress, stop)
+        return _run_local(spec, on_progress, on_tick, stop)
     finally:
         for handler in handlers:
             handler.cancel()
 
 
-def _run_local(spec: RunSpec, on_progress: Callable[[LiveStats], None] | None, stop: _Stop) -> RunOutcome:
+def _run_local(
+    spec: RunSpec,
+    on_progress: Callable[[LiveStats], None] | None,
+    on_tick: Callable[[list[Sample], float], None] | None,
+    stop: _Stop,
+) -> RunOutcome:
     collector = Collector(model=spec.target.model)
     context = RunContext(collector, spec)
     environment = Environment(user_classes=make_user_classes(context))
@@ -121,7 +127,7 @@ def _run_local(spec: RunSpec, on_progress: Callable[[LiveStats], None] | None, s
     sampler = gevent.spawn(sample_cpu)
     collector.start()
     try:
-        elapsed = _drive(spec, runner, collector, on_progress, stop)
+        elapsed = _drive(spec, runner, collector, on_progress, on_tick, stop)
         _drain(collector, spec)
     finally:
         sampler.kill()
@@ -150,6 +156,7 @@ def _drive(
     runner: Runner,
     collector: Collector,
     on_progress: Callable[[LiveStats], None] | None,
+    on_tick: Callable[[list[Sample], float], None] | None,
     stop: _Stop,
 ) -> float:
     """Start the users, follow the stages, report progress until the duration or Ctrl-C."""
@@ -174,6 +181,8 @@ def _drive(
         collector.users = runner.user_count if plan.mode == "closed" else collector.inflight
         if on_progress is not None:
             on_progress(collector.live(collector.users))
+        if on_tick is not None:
+            on_tick(collector.samples, elapsed)
     return min(time.perf_counter() - started, plan.duration_s)
 
 
@@ -188,6 +197,7 @@ def _drain(collector: Collector, spec: RunSpec) -> None:
 def _run_distributed(
     spec: RunSpec,
     on_progress: Callable[[LiveStats], None] | None,
+    on_tick: Callable[[list[Sample], float], None] | None,
     stop: _Stop,
     expect_workers: int,
     bind_host: str,
@@ -246,7 +256,7 @@ def _run_distributed(
         runner.send_message(SPEC_MESSAGE, spec.model_dump_json())
         gevent.sleep(0.2)
         collector.start()
-        elapsed = _drive(spec, runner, collector, on_progress, stop)
+        elapsed = _drive(spec, runner, collector, on_progress, on_tick, stop)
         collector.accepting = False
         runner.send_message(DRAIN_MESSAGE, {"grace_s": min(spec.target.timeout_s, 30.0)})
         deadline = time.perf_counter() + min(spec.target.timeout_s, 30.0) + 5.0

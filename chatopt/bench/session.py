@@ -17,7 +17,7 @@ from chatopt.bench.collector import LiveStats
 from chatopt.bench.load import LoadPlan, Stage, parse_duration
 from chatopt.bench.scenario import Scenario, load_scenario
 from chatopt.errors import ChatoptError
-from chatopt.report.result import LoadInfo, RunResult, ScenarioInfo, TargetInfo, build_result
+from chatopt.report.result import GeneratorHealth, LoadInfo, RunResult, ScenarioInfo, TargetInfo, build_result
 from chatopt.report.samples import Sample
 from chatopt.targets import ChatExchange, Target, check_target, load_target, parse_header
 
@@ -121,6 +121,7 @@ def execute(
     plan: LoadPlan,
     *,
     on_progress: Callable[[LiveStats], None] | None = None,
+    on_tick: Callable[[list[Sample], float], None] | None = None,
     expect_workers: int = 0,
     master_bind_host: str = "127.0.0.1",
     master_bind_port: int | None = None,
@@ -137,6 +138,7 @@ def execute(
     outcome = run_load(
         spec,
         on_progress=on_progress,
+        on_tick=on_tick,
         expect_workers=expect_workers,
         master_bind_host=master_bind_host,
         master_bind_port=master_bind_port,
@@ -144,8 +146,35 @@ def execute(
     reasons = list(outcome.check.reasons)
     if outcome.interrupted:
         reasons.append("interrupted before the planned duration (Ctrl-C)")
-    result = build_result(
+    result = summarize_run(
+        prepared,
+        plan,
         outcome.samples,
+        duration_s=outcome.duration_s,
+        generator=outcome.check.health,
+        invalid_reasons=reasons,
+        interrupted=outcome.interrupted,
+        processes=outcome.processes,
+        kind=kind,
+    )
+    return result, outcome.samples
+
+
+def summarize_run(
+    prepared: Prepared,
+    plan: LoadPlan,
+    samples: Sequence[Sample],
+    *,
+    duration_s: float,
+    generator: GeneratorHealth,
+    invalid_reasons: Sequence[str] = (),
+    interrupted: bool = False,
+    processes: int = 1,
+    kind: str = "bench",
+) -> RunResult:
+    """Aggregate samples of (part of) a run into the result model."""
+    return build_result(
+        samples,
         target=TargetInfo(
             name=prepared.target.name,
             url=prepared.target.url,
@@ -161,12 +190,11 @@ def execute(
             poisson=plan.poisson,
             duration_s=plan.duration_s,
             stages=[stage.model_dump(exclude_none=True) for stage in plan.stages],
-            workers=outcome.processes,
+            workers=processes,
         ),
-        duration_s=outcome.duration_s,
-        generator=outcome.check.health,
-        invalid_reasons=reasons,
-        interrupted=outcome.interrupted,
+        duration_s=duration_s,
+        generator=generator,
+        invalid_reasons=invalid_reasons,
+        interrupted=interrupted,
         kind=kind,
     )
-    return result, outcome.samples
