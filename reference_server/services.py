@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from chatopt import tokens
 from reference_server.chat.hooks import Admission, AnswerCache, InputFilter, ModelRouter
 from reference_server.context.summaries import Summarizer
 from reference_server.llm.client import LLMClient
@@ -26,7 +27,8 @@ R = TypeVar("R")
 logger = logging.getLogger("reference_server")
 
 JOB_QUEUE_CAPACITY = 256
-JOB_WORKERS = 2
+#: Summary jobs mostly wait on the upstream, so several run at once.
+JOB_WORKERS = 8
 CPU_WORKERS = 2
 SHUTDOWN_DRAIN_S = 10.0
 
@@ -83,6 +85,11 @@ async def open_services(settings: ServerSettings, store: ChatStore | None = None
         redis = aioredis.Redis.from_url(settings.redis_url)
     store = store or _build_store(settings, redis)
     await store.start()
+    cpu = CpuPool(CPU_WORKERS)
+    if settings.context_window:
+        # Load the tokenizer's vocabulary now: parsing it takes the GIL for about a second,
+        # which would freeze the event loop under the first windowed request.
+        await cpu.run(tokens.get_encoding, tokens.encoding_for_model(settings.default_model).encoding)
     llm = LLMClient(settings)
     jobs = JobQueue(capacity=JOB_QUEUE_CAPACITY, workers=JOB_WORKERS)
     await jobs.start()
@@ -93,7 +100,7 @@ async def open_services(settings: ServerSettings, store: ChatStore | None = None
         store=store,
         llm=llm,
         jobs=jobs,
-        cpu=CpuPool(CPU_WORKERS),
+        cpu=cpu,
         loop_lag=loop_lag,
         summarizer=Summarizer(settings, store, llm, jobs),
         redis=redis,

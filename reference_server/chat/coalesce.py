@@ -44,13 +44,18 @@ async def coalesce(
     deadline = 0.0
     try:
         while True:
-            timeout = max(0.0, deadline - loop.time()) if buffer else None
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout)
-            except TimeoutError:
-                yield "".join(buffer)
-                buffer.clear()
-                continue
+            if not queue.empty():
+                item = queue.get_nowait()
+            elif buffer:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield "".join(buffer)
+                    buffer.clear()
+                    continue
+            else:
+                item = await queue.get()
             if isinstance(item, Exception):
                 raise item
             if item is _DONE:
@@ -61,7 +66,8 @@ async def coalesce(
                     buffer.clear()
                 yield item
                 continue
-            assert isinstance(item, Delta)
+            if not isinstance(item, Delta):
+                continue
             if not first_sent:
                 first_sent = True
                 yield item.text
@@ -69,7 +75,7 @@ async def coalesce(
             if not buffer:
                 deadline = loop.time() + max_wait_s
             buffer.append(item.text)
-            if len(buffer) >= max_tokens:
+            if len(buffer) >= max_tokens or loop.time() >= deadline:
                 yield "".join(buffer)
                 buffer.clear()
     finally:
