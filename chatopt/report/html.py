@@ -69,7 +69,7 @@ def markdown_to_html(markdown: str) -> str:
     return "\n".join(out)
 
 
-def _page(title: str, body: str, images: Sequence[tuple[str, str | None]]) -> str:
+def page(title: str, body: str, images: Sequence[tuple[str, str | None]]) -> str:
     figures = "\n".join(
         f'<h2>{html.escape(caption)}</h2><img alt="{html.escape(caption)}" src="{uri}">'
         for caption, uri in images
@@ -97,7 +97,7 @@ def run_html(result: RunResult, samples: Sequence[Sample]) -> str:
         for name, points in soak.get("series", {}).items():
             if len(points) > 1:
                 images.append((name, plots.series(points, title=name, xlabel="requests", ylabel=name)))
-    return _page(f"chatopt {result.kind}", markdown_to_html(run_markdown(result)), images)
+    return page(f"chatopt {result.kind}", markdown_to_html(run_markdown(result)), images)
 
 
 def comparison_html(
@@ -111,4 +111,4 @@ def comparison_html(
         runs = {comparison.baseline_label: baseline_samples, comparison.current_label: current_samples}
         images.append(("Before/after percentile curves", plots.percentile_curves(runs)))
         images.append(("Before/after ITL and TPOT", plots.percentile_curves(runs, ("itl_ms", "tpot_ms"))))
-    return _page("chatopt compare", markdown_to_html(comparison_markdown(comparison)), images)
+    return page("chatopt compare", markdown_to_html(comparison_markdown(comparison)), images)

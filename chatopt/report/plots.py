@@ -17,7 +17,7 @@ from chatopt.report.result import metric_values  # noqa: E402
 from chatopt.report.samples import Sample  # noqa: E402
 
 
-def _data_uri(figure: Figure) -> str:
+def data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=90)
@@ -45,7 +45,7 @@ def latency_over_time(samples: Sequence[Sample]) -> str | None:
     axis.set_ylabel("ms")
     axis.set_title("Latency over time")
     axis.legend(loc="upper left", fontsize=8, markerscale=3)
-    return _data_uri(figure)
+    return data_uri(figure)
 
 
 def percentile_curves(
@@ -64,7 +64,7 @@ def percentile_curves(
         axis.set_title(metric.replace("_ms", "").upper())
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    return _data_uri(figure)
+    return data_uri(figure)
 
 
 def load_curve(rows: Sequence[Mapping[str, float | None]], load_label: str) -> str:
@@ -81,7 +81,7 @@ def load_curve(rows: Sequence[Mapping[str, float | None]], load_label: str) -> s
     other.set_ylabel("P95 TTFT ms")
     axis.set_title("Throughput and latency vs load")
     figure.legend(loc="upper left", fontsize=8)
-    return _data_uri(figure)
+    return data_uri(figure)
 
 
 def series(points: Sequence[tuple[float, float]], *, title: str, xlabel: str, ylabel: str) -> str:
@@ -92,4 +92,4 @@ def series(points: Sequence[tuple[float, float]], *, title: str, xlabel: str, yl
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.grid(alpha=0.3)
-    return _data_uri(figure)
+    return data_uri(figure)
