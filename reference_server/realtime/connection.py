@@ -70,8 +70,13 @@ class Connection:
         """
         if self.closed:
             raise SinkGone
+        text = encode(frame)
+        if not self.outbox.full():
+            self.outbox.put_nowait(text)
+            return
         try:
-            await asyncio.wait_for(self.outbox.put(encode(frame)), self.stuck_s)
+            async with asyncio.timeout(self.stuck_s):
+                await self.outbox.put(text)
         except TimeoutError:
             self.terminate(CLOSE_POLICY, f"not reading for {self.stuck_s:g}s; reconnect and resume")
             raise SinkGone from None
@@ -129,10 +134,12 @@ class Connection:
                 log.debug("could not abort the transport of a stuck WebSocket")
 
     async def _write_loop(self) -> None:
+        # asyncio.timeout (a timer) rather than wait_for (a task per frame): this runs per frame.
         while True:
             text = await self.outbox.get()
             try:
-                await asyncio.wait_for(self.websocket.send_text(text), self.stuck_s)
+                async with asyncio.timeout(self.stuck_s):
+                    await self.websocket.send_text(text)
             except TimeoutError:
                 self.terminate(CLOSE_POLICY, f"not reading for {self.stuck_s:g}s; reconnect and resume")
                 return
