@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from chatopt import tokens as token_counter
 from chatopt.embeddings import get_embedder
@@ -36,6 +36,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+T = TypeVar("T")
 
 EMBEDDING_ENCODING = "cl100k_base"
 # Event-loop timers have millisecond granularity (epoll rounds a wait up to the next ms): a
@@ -44,6 +45,7 @@ EMBEDDING_ENCODING = "cl100k_base"
 TIMER_SLACK_S = 0.0005
 clock = time.perf_counter
 MAX_BODY_BYTES = 32 * 1024 * 1024
+LARGE_BODY_BYTES = 64 * 1024  # parsing and tokenizing more than this moves off the event loop
 _JSON = [(b"content-type", b"application/json")]
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 
@@ -102,8 +104,9 @@ class MockLLM:
             await self._models(send, path.removeprefix("/v1/models").lstrip("/"))
         elif path == "/v1/chat/completions":
             _require_method(method, "POST")
-            data = parse_json_object(await _read_body(receive))
-            await self._chat(scope, receive, send, parse_chat_request(data), arrived)
+            body = await _read_body(receive)
+            request = await _off_loop_if_large(len(body), lambda: parse_chat_request(parse_json_object(body)))
+            await self._chat(scope, receive, send, request, arrived, len(body))
         elif path == "/v1/embeddings":
             _require_method(method, "POST")
             await self._embeddings(send, parse_json_object(await _read_body(receive)))
@@ -147,7 +150,7 @@ class MockLLM:
         return draw_faults(self.config.faults, self._fault_rng)
 
     async def _chat(
-        self, scope: Scope, receive: Receive, send: Send, request: ChatRequest, arrived: float
+        self, scope: Scope, receive: Receive, send: Send, request: ChatRequest, arrived: float, body_size: int
     ) -> None:
         tier = self.tier_for(request.model)
         faults = self._faults(scope)
@@ -160,20 +163,7 @@ class MockLLM:
         if faults.hang_s is not None:
             await _hang(send, receive, faults.hang_s)
             return
-        encoding = token_counter.encoding_for_model(request.model).encoding
-        prompt_tokens = token_counter.count_messages(request.messages, encoding=encoding)
-        seed = self.config.seed if request.seed is None else request.seed
-        text = (
-            bad_answer(faults.bad_answer, request.messages)
-            if faults.bad_answer
-            else compose_answer(request.messages, seed=seed, encoding=encoding)
-        )
-        answer = prepare_answer(
-            text,
-            encoding=encoding,
-            tokens_per_event=self.config.tokens_per_event,
-            max_tokens=request.max_tokens,
-        )
+        prompt_tokens, answer = await _off_loop_if_large(body_size, lambda: self._answer(request, faults))
         schedule = plan_schedule(
             tier,
             prompt_tokens=prompt_tokens,
@@ -230,6 +220,24 @@ class MockLLM:
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             raise StreamCut("injected cut of a non-streamed answer")
         await _send_json(send, 200, body, headers)
+
+    def _answer(self, request: ChatRequest, faults: FaultPlan) -> tuple[int, AnswerEvents]:
+        """Count the prompt tokens and prepare the answer's events (cached per messages + seed)."""
+        encoding = token_counter.encoding_for_model(request.model).encoding
+        prompt_tokens = token_counter.count_messages(request.messages, encoding=encoding)
+        seed = self.config.seed if request.seed is None else request.seed
+        text = (
+            bad_answer(faults.bad_answer, request.messages)
+            if faults.bad_answer
+            else compose_answer(request.messages, seed=seed, encoding=encoding)
+        )
+        answer = prepare_answer(
+            text,
+            encoding=encoding,
+            tokens_per_event=self.config.tokens_per_event,
+            max_tokens=request.max_tokens,
+        )
+        return prompt_tokens, answer
 
     async def _embeddings(self, send: Send, data: dict[str, Any]) -> None:
         request = parse_embedding_request(data)
@@ -302,6 +310,13 @@ async def _stream(
         await send({"type": "http.response.body", "body": b"".join(batch), "more_body": False})
     finally:
         disconnected.cancel()
+
+
+async def _off_loop_if_large(body_size: int, work: Callable[[], T]) -> T:
+    """Run CPU work on a worker thread when the request is large, so other streams keep their timing."""
+    if body_size <= LARGE_BODY_BYTES:
+        return work()
+    return await asyncio.get_running_loop().run_in_executor(None, work)
 
 
 async def _sleep_until(deadline: float) -> None:

@@ -104,3 +104,35 @@ def test_response_headers_tell_the_configured_ttft_and_cost(mock_llm) -> None:
     assert float(response.headers["x-mock-ttft-ms"]) == pytest.approx(5.0)
     expected_cost = (usage["prompt_tokens"] * 2.5 + usage["completion_tokens"] * 10.0) / 1e6
     assert float(response.headers["x-mock-cost-usd"]) == pytest.approx(expected_cost, abs=1e-8)
+
+
+def test_long_history_costs_prefill_time_and_is_counted_exactly(start_mock_llm) -> None:
+    from chatopt import tokens as token_counter
+
+    mock = start_mock_llm(
+        {
+            "tiers": {
+                "medium": {
+                    "base_ms": 1,
+                    "prefill_ms_per_token": 0.01,
+                    "tokens_per_second": 5000,
+                    "jitter_ms": 0,
+                }
+            }
+        }
+    )
+    history = []
+    for turn in range(200):
+        history.append(
+            {"role": "user", "content": f"Question {turn}: how do refunds work for order {turn}?" * 8}
+        )
+        history.append(
+            {"role": "assistant", "content": f"Answer {turn}: refunds take five business days. " * 8}
+        )
+    messages = [*history, {"role": "user", "content": "Summarize our conversation."}]
+    response = post(mock.base_url, "/chat/completions", json={"model": "gpt-4o", "messages": messages})
+    assert response.status_code == 200
+    prompt_tokens = token_counter.count_messages(messages, model="gpt-4o")
+    assert len(response.request.content) > 64 * 1024  # large enough to be prepared off the event loop
+    assert response.json()["usage"]["prompt_tokens"] == prompt_tokens
+    assert float(response.headers["x-mock-ttft-ms"]) == pytest.approx(1 + 0.01 * prompt_tokens, abs=0.01)
