@@ -17,9 +17,11 @@ from chatopt.commands.audit import audit
 from chatopt.commands.bench import bench
 from chatopt.commands.cache_eval import cache_eval
 from chatopt.commands.compare import compare
+from chatopt.commands.demo import demo
 from chatopt.commands.gate import gate
 from chatopt.commands.mock_llm import mock_llm
 from chatopt.commands.serve import serve
+from chatopt.commands.soak import soak
 from chatopt.commands.stress import stress
 from chatopt.commands.tap import tap
 from chatopt.commands.token import token
@@ -28,7 +30,7 @@ from chatopt.errors import ChatoptError
 
 app = typer.Typer(
     name="chatopt",
-    help="Find and fix why AI chat backends lag: audit, load-test, gate releases, and see every fix measured.",
+    help="Find and fix why AI chat backends lag: audit, load-test, gate releases, see every fix measured.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -44,7 +46,8 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
     ] = False,
 ) -> None:
     """chatopt: diagnose, benchmark and fix AI chat backends."""
@@ -55,12 +58,14 @@ app.command("bench")(bench)
 app.command("compare")(compare)
 app.command("gate")(gate)
 app.command("stress")(stress)
+app.command("soak")(soak)
 app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
 app.command("audit")(audit)
 app.command("serve")(serve)
 app.command("token")(token)
 app.command("cache-eval")(cache_eval)
+app.command("demo")(demo)
 
 
 def main() -> None:
