@@ -416,6 +416,12 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
+def warm_up() -> None:
+    """Load both token vocabularies now, so the first request does not stall every stream."""
+    for name in token_counter.ENCODINGS:
+        token_counter.get_encoding(name)
+
+
 def create_app(config: MockConfig | dict[str, Any] | str | None = None) -> MockLLM:
     """The mock LLM ASGI app for a config (a ``MockConfig``, a dict, a YAML path, or the defaults)."""
     return MockLLM(load_config(config))

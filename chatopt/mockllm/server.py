@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -10,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from chatopt.errors import ChatoptError
-from chatopt.mockllm.app import create_app, quiet_stream_cut_logs
+from chatopt.mockllm.app import create_app, quiet_stream_cut_logs, warm_up
 from chatopt.mockllm.config import MockConfig, load_config
 
 
@@ -96,6 +97,7 @@ class MockLLMServer:
     def start(self, timeout: float = 15.0) -> MockLLMServer:
         """Start serving and return once the server accepts requests."""
         quiet_stream_cut_logs()
+        warm_up()
         self._socket = bind_socket(self.host, self._requested_port)
         self._server = uvicorn.Server(uvicorn_config(create_app(self.config)))
         self._thread = threading.Thread(
@@ -134,6 +136,9 @@ def serve_forever(config: MockConfig, *, host: str, port: int, log_level: str = 
     """Serve in the foreground until Ctrl-C (SIGINT/SIGTERM)."""
     quiet_stream_cut_logs()
     sock = bind_socket(host, port)
+    warm_up()
+    gc.collect()
+    gc.freeze()  # start-up objects never need scanning again: shorter pauses while streaming
     try:
         uvicorn.Server(uvicorn_config(create_app(config), log_level=log_level)).run(sockets=[sock])
     finally:
