@@ -59,6 +59,14 @@ class ConnectionRegistry:
         if index is not None:
             self._slices[index].discard(peer)
 
+    def close_all(self, code: int, reason: str) -> int:
+        """Close every connection (a restart or drain: clients reconnect and resume); returns how many."""
+        peers = list(self._slice_of)
+        for peer in peers:
+            self.release(peer)
+            peer.terminate(code, reason)
+        return len(peers)
+
     @property
     def retry_after_s(self) -> float:
         """What a refused client is told: about one heartbeat, when dead peers will have been swept."""

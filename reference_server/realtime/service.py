@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from reference_server.auth import Identity
 from reference_server.realtime.chat import ChatRequest, ChatRunner
 from reference_server.realtime.longpoll import poll_stream, start_message
+from reference_server.realtime.protocol import CLOSE_SERVICE_RESTART
 from reference_server.realtime.registry import ConnectionRegistry
 from reference_server.realtime.sse import stream_events
 from reference_server.realtime.streams import Sink, StreamHub, StreamNotFound
@@ -81,7 +82,9 @@ class Realtime:
         self.registry.start()
 
     async def stop(self) -> None:
+        """Tell every client to reconnect (1012, service restart), then end what is still producing."""
         await self.registry.stop()
+        self.registry.close_all(CLOSE_SERVICE_RESTART, "server restarting; reconnect and resume")
         await self.hub.stop()
         if self._own_redis and self.redis is not None:
             with contextlib.suppress(Exception):
