@@ -28,6 +28,7 @@ import psutil
 from locust.env import Environment
 from locust.runners import Runner
 
+from chatopt import tokens as token_counter
 from chatopt.bench.collector import Collector, LiveStats
 from chatopt.bench.selfcheck import SelfCheck, check_generator
 from chatopt.bench.users import RunContext, RunSpec, make_user_classes, user_class_name
@@ -90,6 +91,7 @@ def run_load(
     master_bind_port: int | None = None,
 ) -> RunOutcome:
     """Apply the spec's load to its target and return every sample; never runs past its deadline."""
+    preload_tokenizer(spec)
     stop = _Stop()
     handlers = []
     with contextlib.suppress(ValueError):  # only the main thread may install signal handlers
@@ -103,6 +105,11 @@ def run_load(
     finally:
         for handler in handlers:
             handler.cancel()
+
+
+def preload_tokenizer(spec: RunSpec) -> None:
+    """Load the token counter's vocabulary now: loading it mid-run would stall every request."""
+    token_counter.get_encoding(token_counter.encoding_for_model(spec.target.model).encoding)
 
 
 def _run_local(

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chatopt.bench.collector import LiveStats
+from chatopt.bench.load import parse_duration
 from chatopt.bench.session import Prepared, build_plan, execute, prepare
 from chatopt.errors import ChatoptError
 from chatopt.report.files import write_run
@@ -193,6 +194,8 @@ def bench(
         )
     if master and expect_workers < 1:
         raise ChatoptError("--master needs --expect-workers N")
+    if duration:
+        parse_duration(duration)  # bad options fail before the pre-flight
     prepared = prepare(
         url,
         target_spec=target,

@@ -98,6 +98,8 @@ def soak(
     --duration 24h --pid $(pgrep -f 'chatopt serve') --out reports/soak
     """
     pids = parse_pids(pid)
+    parse_duration(duration)  # bad options fail before the pre-flight
+    sample_every_s, checkpoint_every_s = parse_duration(sample_every), parse_duration(checkpoint_every)
     prepared = prepare(
         url,
         target_spec=target,
@@ -123,8 +125,8 @@ def soak(
     monitor = SoakMonitor(
         out_dir,
         pids,
-        sample_every_s=parse_duration(sample_every),
-        checkpoint_every_s=parse_duration(checkpoint_every),
+        sample_every_s=sample_every_s,
+        checkpoint_every_s=checkpoint_every_s,
     )
     with live_progress("soak", plan.duration_s) as update:
         result, samples = execute(prepared, plan, on_progress=update, on_tick=monitor.tick, kind="soak")

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from chatopt.cli import app
 from tests.bench.servers import serve
 from tests.services import free_port
 
@@ -176,23 +178,43 @@ def test_dropped_arrivals_make_the_run_invalid(backend: str, serial_profile: str
 
 
 def test_bad_input_fails_fast_with_what_to_fix(tmp_path: Path) -> None:
-    proc = run_cli(
-        "bench",
-        f"http://127.0.0.1:{free_port()}",
-        "--target",
-        "openai",
-        "--users",
-        "1",
-        "--duration",
-        "1s",
-        "--out",
-        str(tmp_path / "x"),
-        timeout=30,
-    )
+    # these fail before any load starts, so they run in-process (nothing is patched for gevent)
+    from chatopt.errors import ChatoptError
+
+    runner = CliRunner()
+    out = tmp_path / "x"
+    with pytest.raises(ChatoptError, match="cannot reach") as error:
+        runner.invoke(
+            app,
+            [
+                "bench",
+                f"http://127.0.0.1:{free_port()}",
+                "--target",
+                "openai",
+                "--users",
+                "1",
+                "--duration",
+                "1s",
+                "--out",
+                str(out),
+            ],
+            catch_exceptions=False,
+        )
+    assert error.value.exit_code == 2
+    assert not out.exists()
+    with pytest.raises(ChatoptError, match="unknown scenario"):
+        runner.invoke(app, ["bench", "http://127.0.0.1:1", "--scenario", "nope"], catch_exceptions=False)
+    with pytest.raises(ChatoptError, match="give the chat backend URL"):
+        runner.invoke(app, ["bench"], catch_exceptions=False)
+    with pytest.raises(ChatoptError, match="bad duration"):
+        runner.invoke(app, ["soak", "http://127.0.0.1:1", "--duration", "soon"], catch_exceptions=False)
+    with pytest.raises(ChatoptError, match="bad --pid"):
+        runner.invoke(app, ["soak", "http://127.0.0.1:1", "--pid", "abc"], catch_exceptions=False)
+    with pytest.raises(ChatoptError, match="SLO"):
+        runner.invoke(app, ["stress", "http://127.0.0.1:1", "--slo", "fast please"], catch_exceptions=False)
+
+
+def test_main_prints_one_line_without_traceback() -> None:
+    proc = run_cli("bench", f"http://127.0.0.1:{free_port()}", "--users", "1", "--duration", "1s", timeout=30)
     assert proc.returncode == 2
-    assert "cannot reach" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "x").exists()
-    proc = run_cli("bench", "http://127.0.0.1:1", "--scenario", "nope", timeout=30)
-    assert proc.returncode == 2 and "unknown scenario" in proc.stderr
-    proc = run_cli("bench", timeout=30)
-    assert proc.returncode == 2 and "give the chat backend URL" in proc.stderr
+    assert "error:" in proc.stderr and "cannot reach" in proc.stderr and "Traceback" not in proc.stderr
