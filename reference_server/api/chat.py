@@ -70,13 +70,14 @@ async def chat(request: Request) -> Response | EventStreamResponse:
     )
     events = ChatPipeline(services).run(turn)
     if stream:
-        return EventStreamResponse(events)
+        return EventStreamResponse(events, headers=turn.response_headers)
     final: FinalEvent | None = None
     async for event in events:
         if isinstance(event, ErrorEvent):
-            return error_response(event.status, event.code, event.message, event.headers)
+            return error_response(event.status, event.code, event.message,
+                                  {**turn.response_headers(), **event.headers})
         if isinstance(event, FinalEvent):
             final = event
     if final is None:
         raise ApiError(502, "upstream_error", "the model produced no answer")
-    return JSONResponse(final.as_json())
+    return JSONResponse(final.as_json(), headers=turn.response_headers())

@@ -9,7 +9,7 @@ goes away, the turn is cancelled at once (which closes the upstream call).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import anyio
@@ -46,8 +46,11 @@ async def _wait_for_disconnect(receive: Receive) -> None:
 class EventStreamResponse:
     """ASGI response rendering a turn's events as SSE (see module docstring)."""
 
-    def __init__(self, events: AsyncGenerator[ChatEvent, None]) -> None:
+    def __init__(
+        self, events: AsyncGenerator[ChatEvent, None], headers: Callable[[], dict[str, str]] | None = None
+    ) -> None:
         self.events = events
+        self.headers = headers  # read once the first event is out (e.g. X-Cache, X-Route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async with anyio.create_task_group() as group:
@@ -66,11 +69,13 @@ class EventStreamResponse:
 
     async def _send_events(self, scope: Scope, receive: Receive, send: Send) -> None:
         first = await anext(self.events, None)
+        extra = self.headers() if self.headers is not None else {}
         if isinstance(first, ErrorEvent):
-            response = error_response(first.status, first.code, first.message, first.headers)
+            response = error_response(first.status, first.code, first.message, {**extra, **first.headers})
             await response(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        headers = SSE_HEADERS + [(name.lower().encode(), value.encode()) for name, value in extra.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         if first is not None:
             await send({"type": "http.response.body", "body": render_event(first), "more_body": True})
         async for event in self.events:

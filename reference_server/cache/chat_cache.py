@@ -28,6 +28,8 @@ from reference_server.cache.vector_store import LogPosition, RedisVectorStore
 from reference_server.cache.vectors import VectorEntry, VectorIndex
 
 CacheStatus = Literal["hit-exact", "hit-semantic", "miss"]
+#: How stale another instance's view of new semantic entries may be (it re-reads the change log).
+SYNC_INTERVAL_S = 0.25
 
 
 @dataclass
@@ -64,7 +66,7 @@ class ChatCache:
         ttl_dynamic_s: int = 24 * 3600,
         max_entries: int = 100_000,
         candidates: int = 5,
-        sync_interval_s: float = 0.25,
+        sync_interval_s: float = SYNC_INTERVAL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.exact = exact
@@ -95,24 +97,31 @@ class ChatCache:
         await self.exact.close()
 
     async def lookup(
-        self, query: str, history: Sequence[Mapping[str, str]], scope: CacheScope
+        self, query: str, history: Sequence[Mapping[str, str]], scope: CacheScope, *, record: bool = True
     ) -> CacheLookup:
-        """Find a reusable answer for ``query`` asked after ``history`` in ``scope``."""
+        """Find a reusable answer for ``query`` asked after ``history`` in ``scope``.
+
+        ``record=False`` leaves the hit/miss counters alone (lookups that serve nobody).
+        """
         fingerprint = context_fingerprint(query, history)
         key = exact_key(scope, fingerprint, normalize_query(query))
         result = CacheLookup("miss", None, query, key, partition_key(scope, fingerprint), fingerprint)
         answer = await self.exact.get(key)
         if answer is not None:
-            self.stats.hits_exact += 1
             result.status, result.answer, result.served_key = "hit-exact", answer, key
-            return result
-        if self.embedder is not None:
+        elif self.embedder is not None:
             await self._semantic_lookup(result)
-        if result.answer is None:
-            self.stats.misses += 1
-        else:
-            self.stats.hits_semantic += 1
+        if record:
+            self._count(result.status)
         return result
+
+    def _count(self, status: CacheStatus) -> None:
+        if status == "hit-exact":
+            self.stats.hits_exact += 1
+        elif status == "hit-semantic":
+            self.stats.hits_semantic += 1
+        else:
+            self.stats.misses += 1
 
     async def _semantic_lookup(self, result: CacheLookup) -> None:
         assert self.embedder is not None
@@ -169,10 +178,6 @@ class ChatCache:
         self.stats.stores += 1
         return None
 
-    async def link_message(self, message_id: str, key: str) -> None:
-        """Remember which cache entry answered ``message_id`` (for feedback)."""
-        await self.exact.link(message_id, key)
-
     async def invalidate(self, key: str) -> int:
         """Drop one entry from both layers; returns how many answers were removed."""
         removed = int(await self.exact.delete(key))
@@ -186,14 +191,6 @@ class ChatCache:
         await self._forget([e.id for e in self.index.entries() if e.key.startswith(prefix)])
         self.stats.invalidations += removed
         return removed
-
-    async def invalidate_message(self, message_id: str) -> bool:
-        """Negative feedback: drop the entry that answered ``message_id``; False if none is known."""
-        key = await self.exact.linked_key(message_id)
-        if key is None:
-            return False
-        await self.invalidate(key)
-        return True
 
     async def sync(self) -> None:
         """Pick up entries other instances added or removed (done automatically on lookups)."""

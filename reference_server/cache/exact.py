@@ -1,9 +1,7 @@
 """Exact-layer answer stores: one interface, a bounded in-process LRU and Redis.
 
-Both keep :class:`CachedAnswer` records under a key with a TTL, delete by key or by
-key prefix (a scope's readable prefix invalidates a whole tenant), and keep short-lived
-links from a served message id to the key that answered it, so negative feedback on
-that message can invalidate the entry.
+Both keep :class:`CachedAnswer` records under a key with a TTL and delete by key or by
+key prefix (a scope's readable prefix invalidates a whole tenant).
 """
 
 from __future__ import annotations
@@ -15,12 +13,9 @@ from typing import Protocol
 
 from reference_server.cache.entry import CachedAnswer
 
-#: How long a served message stays linked to its cache key (feedback window).
-LINK_TTL_S = 7 * 24 * 3600
-
 
 class ExactStore(Protocol):
-    """Key -> cached answer with TTL, prefix deletion and message links."""
+    """Key -> cached answer with TTL and prefix deletion."""
 
     async def get(self, key: str) -> CachedAnswer | None: ...
 
@@ -30,11 +25,6 @@ class ExactStore(Protocol):
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every key starting with ``prefix``; returns how many."""
-
-    async def link(self, message_id: str, key: str) -> None:
-        """Remember that message ``message_id`` was answered from ``key``."""
-
-    async def linked_key(self, message_id: str) -> str | None: ...
 
     async def close(self) -> None: ...
 
@@ -46,7 +36,6 @@ class MemoryExactStore:
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
-        self._links: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -77,20 +66,8 @@ class MemoryExactStore:
             del self._entries[key]
         return len(doomed)
 
-    async def link(self, message_id: str, key: str) -> None:
-        self._links[message_id] = (self._clock() + LINK_TTL_S, key)
-        while len(self._links) > self.max_entries:
-            self._links.popitem(last=False)
-
-    async def linked_key(self, message_id: str) -> str | None:
-        item = self._links.get(message_id)
-        if item is None or item[0] <= self._clock():
-            return None
-        return item[1]
-
     async def close(self) -> None:
         self._entries.clear()
-        self._links.clear()
 
 
 class RedisExactStore:
@@ -99,7 +76,6 @@ class RedisExactStore:
     def __init__(self, client, key_prefix: str = "chatopt:cache:") -> None:
         self._redis = client
         self._answers = f"{key_prefix}x:"
-        self._links = f"{key_prefix}link:"
 
     async def get(self, key: str) -> CachedAnswer | None:
         raw = await self._redis.get(self._answers + key)
@@ -122,15 +98,6 @@ class RedisExactStore:
         if batch:
             deleted += await self._redis.delete(*batch)
         return deleted
-
-    async def link(self, message_id: str, key: str) -> None:
-        await self._redis.set(self._links + message_id, key, ex=LINK_TTL_S)
-
-    async def linked_key(self, message_id: str) -> str | None:
-        raw = await self._redis.get(self._links + message_id)
-        if raw is None:
-            return None
-        return raw.decode() if isinstance(raw, bytes) else raw
 
     async def close(self) -> None:
         """The Redis client belongs to the caller; nothing to release here."""

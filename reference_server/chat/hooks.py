@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from reference_server.chat.turn import Turn
+    from reference_server.llm.client import LLMClient
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class AnswerCache(Protocol):
 
 
 class ModelRouter(Protocol):
-    """Chooses the model for a turn (light / mid / top)."""
+    """Chooses the model for a turn (light / mid / top) and wraps the LLM client to follow the choice."""
 
     async def choose(self, turn: Turn) -> str: ...
+
+    def llm_for(self, turn: Turn, llm: LLMClient) -> LLMClient:
+        """The client the turn's call goes through (escalation and fallback live there)."""

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 
 from chatopt import tokens
+from reference_server.cache.replay import replay_chunks
 from reference_server.chat.coalesce import coalesce
 from reference_server.chat.events import ChatEvent, ErrorEvent, FinalEvent, TokenChunk, error_event
 from reference_server.chat.hooks import CachedAnswer
@@ -28,7 +29,7 @@ from reference_server.chat.turn import Turn
 from reference_server.context.complexity import is_complex
 from reference_server.context.window import WindowLimits, full_history, windowed
 from reference_server.errors import ApiError
-from reference_server.llm.client import StreamEnd, UpstreamError, Usage
+from reference_server.llm.client import LLMClient, StreamEnd, UpstreamError, Usage
 from reference_server.services import Services
 from reference_server.storage.base import Message
 
@@ -55,6 +56,9 @@ class ChatPipeline:
                 await self.load_conversation(turn)
                 cached = await self.cache_lookup(turn)
                 if cached is not None:
+                    if turn.stream:  # a hit streams in the same events as a live answer
+                        for piece in replay_chunks(cached.reply, self.settings.stream_chunk_tokens):
+                            yield TokenChunk(piece)
                     yield await self.persist(turn, cached.reply, cached.model, None, cached=True)
                     return
                 await self.route(turn)
@@ -127,6 +131,12 @@ class ChatPipeline:
         )
         turn.upstream_messages = turn.window.messages
 
+    def llm_for(self, turn: Turn) -> LLMClient:
+        """The LLM client of this turn: the router's (escalation, fallback) when routing is on."""
+        if self.settings.routing and self.services.router is not None:
+            return self.services.router.llm_for(turn, self.services.llm)
+        return self.services.llm
+
     async def answer(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         if turn.stream and self.settings.streaming:
             final = None
@@ -135,7 +145,8 @@ class ChatPipeline:
                     final = event
                     yield event
         else:
-            completion = await self.services.llm.complete(turn.upstream_messages, turn.model)
+            completion = await self.llm_for(turn).complete(turn.upstream_messages, turn.model)
+            turn.finish_reason = completion.finish_reason
             final = await self.persist(turn, completion.text, completion.model, completion.usage)
             yield final
         if isinstance(final, FinalEvent):
@@ -146,7 +157,7 @@ class ChatPipeline:
         parts: list[str] = []
         end: StreamEnd | None = None
         chunks = coalesce(
-            self.services.llm.stream(turn.upstream_messages, turn.model),
+            self.llm_for(turn).stream(turn.upstream_messages, turn.model),
             self.settings.stream_chunk_tokens,
             self.settings.stream_chunk_ms / 1000,
         )
@@ -164,6 +175,7 @@ class ChatPipeline:
             raise
         if end is None:
             raise UpstreamError("the model stream ended without finishing")
+        turn.finish_reason = end.finish_reason
         yield await self.persist(turn, "".join(parts), end.model, end.usage)
 
     async def persist(

@@ -130,9 +130,8 @@ class LLMClient:
         response = await self._call(request)
         text = (response.choices[0].message.content or "") if response.choices else ""
         finish_reason = response.choices[0].finish_reason if response.choices else None
-        return Completion(
-            text=text, model=response.model or model, usage=_usage(response.usage), finish_reason=finish_reason
-        )
+        usage = _usage(response.usage)
+        return Completion(text=text, model=response.model or model, usage=usage, finish_reason=finish_reason)
 
     async def stream(self, messages: list[ChatMessage], model: str) -> AsyncIterator[Delta | StreamEnd]:
         """Deltas as they arrive, then one :class:`StreamEnd`.

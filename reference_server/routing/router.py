@@ -95,7 +95,7 @@ class ModelRouter:
         prices: PriceTable | None = None,
         cooldown: ModelCooldown | None = None,
         first_token_timeout_s: float = 10.0,
-        hold_back_chars: int = 160,
+        hold_back_chars: int = 48,
     ) -> None:
         self.models = models
         self.prices = prices or PriceTable()

@@ -136,13 +136,13 @@ async def test_invalidate_by_prefix_drops_one_tenant(cache):
     assert (await cache.lookup("What is our refund policy?", [], TENANT_B)).status == "hit-exact"
 
 
-async def test_negative_feedback_on_a_served_message_invalidates_its_entry(cache):
+async def test_invalidating_the_served_key_of_a_semantic_hit_drops_the_source_entry(cache):
     await remember(cache, "How can I cancel my subscription?", "wrong answer")
-    hit = await cache.lookup("I want to cancel my subscription", [], TENANT_A)
-    await cache.link_message("msg-1", hit.served_key)
-    assert await cache.invalidate_message("msg-1")
+    hit = await cache.lookup("I want to cancel my subscription", [], TENANT_A, record=False)
+    assert hit.status == "hit-semantic" and hit.served_key != hit.key
+    assert cache.stats.hits_semantic == 0  # record=False leaves the counters alone
+    assert await cache.invalidate(hit.served_key) == 1
     assert (await cache.lookup("How can I cancel my subscription?", [], TENANT_A)).status == "miss"
-    assert not await cache.invalidate_message("unknown-message")
 
 
 @pytest.mark.parametrize(
