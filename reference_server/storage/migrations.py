@@ -55,7 +55,8 @@ def _create_index(spec: IndexSpec) -> Callable[[Connection], None]:
             invalid = connection.execute(
                 text(
                     "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                    "WHERE c.relname = :name AND NOT i.indisvalid"
+                    "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace "
+                    "AND NOT i.indisvalid"
                 ),
                 {"name": spec.name},
             ).first()

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
+import psycopg
 import pytest
 
 from reference_server.storage.base import ChatStore, Message
@@ -14,6 +16,7 @@ from reference_server.storage.blocking_store import BlockingSqlStore
 from reference_server.storage.hot_tier import RedisHotTier
 from reference_server.storage.sql_store import SqlChatStore
 from reference_server.storage.tiered_store import TieredChatStore
+from tests import services
 from tests.storage.private_postgres import PrivatePostgres
 
 SECRET = "test-secret"
@@ -63,12 +66,76 @@ STORE_KINDS: dict[str, StoreBuilder] = {
 }
 
 
-@pytest.fixture(
-    params=[*sorted(set(STORE_KINDS) - {"tiered"}), pytest.param("tiered", marks=pytest.mark.services)]
-)
-async def store(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[ChatStore]:
-    """A started store of each kind on each backend, closed afterwards."""
-    chat_store = STORE_KINDS[request.param](database_url, request)
+#: (kind, backend) pairs under the contract tests. The unbatched async path runs on SQLite
+#: only: on PostgreSQL it is the batched store's write path minus the buffer.
+STORE_MATRIX = [
+    pytest.param(
+        (kind, backend),
+        id=f"{kind}-{backend}",
+        marks=[pytest.mark.services] if backend == "postgres" or kind == "tiered" else [],
+    )
+    for kind in sorted(STORE_KINDS)
+    for backend in ("sqlite", "postgres")
+    if (kind, backend) != ("async", "postgres")
+]
+
+
+@pytest.fixture(scope="session")
+def storage_database() -> Iterator[str]:
+    """One PostgreSQL database for this run's contract tests (plain DSN), dropped at the end."""
+    parsed = urlparse(services.POSTGRES_ADMIN_DSN)
+    services.require(services.port_open(parsed.hostname or "127.0.0.1", parsed.port or 5432), "PostgreSQL")
+    name = f"chatopt_storage_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(services.POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parsed._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(services.POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_schema_url(storage_database: str) -> Iterator[str]:
+    """An empty PostgreSQL schema of this test's own, as an asyncpg URL.
+
+    Creating and dropping a database costs a checkpoint (about a second on a busy
+    machine); a schema costs milliseconds. The URL logs in as a role of the test's own
+    whose ``search_path`` is that schema, so the store sees an empty database.
+    """
+    name = f"chatopt_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(storage_database, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {name} LOGIN")
+        admin.execute(f"CREATE SCHEMA {name} AUTHORIZATION {name}")
+        admin.execute(f"ALTER ROLE {name} SET search_path = {name}")
+    try:
+        url = urlparse(storage_database)
+        yield url._replace(
+            scheme="postgresql+asyncpg", netloc=f"{name}@{url.hostname}:{url.port or 5432}"
+        ).geturl()
+    finally:
+        with psycopg.connect(storage_database, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,)
+            )
+            admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+            admin.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+@pytest.fixture(params=STORE_MATRIX)
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(store kind, empty database URL) for each pair of the matrix."""
+    kind, backend = request.param
+    if backend == "sqlite":
+        return kind, f"sqlite+aiosqlite:///{tmp_path / 'history.db'}"
+    return kind, request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+async def store(request: pytest.FixtureRequest, store_target: tuple[str, str]) -> AsyncIterator[ChatStore]:
+    """A started store of each kind on SQLite and PostgreSQL, closed afterwards."""
+    kind, database_url = store_target
+    chat_store = STORE_KINDS[kind](database_url, request)
     await chat_store.start()
     try:
         yield chat_store

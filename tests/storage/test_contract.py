@@ -83,13 +83,14 @@ async def test_message_fields_round_trip(store: ChatStore) -> None:
     assert await store.all_messages(conversation.id) == [answer, partial]
 
 
-@pytest.mark.parametrize("limit", [0, -1, 51, 1000])
-async def test_page_size_outside_one_to_fifty_is_refused(store: ChatStore, limit: int) -> None:
+async def test_page_size_outside_one_to_fifty_is_refused(store: ChatStore) -> None:
     conversation_id, _ = await _conversation_with(store, 2)
-    with pytest.raises(InvalidLimit):
-        await store.list_messages(conversation_id, None, limit)
-    with pytest.raises(InvalidLimit):
-        await store.list_conversations("alice", None, limit)
+    for limit in (0, -1, 51, 1000):
+        with pytest.raises(InvalidLimit):
+            await store.list_messages(conversation_id, None, limit)
+        with pytest.raises(InvalidLimit):
+            await store.list_conversations("alice", None, limit)
+    assert len((await store.list_messages(conversation_id, None, 50)).items) == 2
 
 
 async def test_cursors_that_were_not_issued_here_are_refused(store: ChatStore) -> None:
