@@ -92,7 +92,9 @@ class ServerSettings(BaseModel):
 
     # P2 cache.
     cache_semantic: bool = True
-    cache_threshold: float = 0.90
+    # Cosine threshold of the semantic layer; 0.80 is what `chatopt cache-eval` recommends for the
+    # offline MiniLM model with the trap guard (docs/BENCHMARKS.md); at 0.90 a third of paraphrases miss.
+    cache_threshold: float = Field(0.80, gt=0, le=1)
     cache_ttl_faq_s: int = 7 * 24 * 3600
     cache_ttl_dynamic_s: int = 24 * 3600
     cache_max_entries: int = 100_000
