@@ -79,6 +79,7 @@ class MockLLM:
         self._timing_rng = random.Random(config.seed + 1)
         self._ids = itertools.count(1)
         self._created = int(time.time())
+        self.active_streams = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -111,7 +112,7 @@ class MockLLM:
             _require_method(method, "POST")
             await self._embeddings(send, parse_json_object(await _read_body(receive)))
         elif path == "/health":
-            await _send_json(send, 200, b'{"status":"ok"}')
+            await _send_json(send, 200, wire.dumps({"status": "ok", "active_streams": self.active_streams}))
         else:
             raise RequestError(
                 404,
@@ -186,18 +187,22 @@ class MockLLM:
                 model=request.model,
                 include_usage=request.include_usage,
             )
-            await _stream(
-                send,
-                receive,
-                writer,
-                answer,
-                schedule,
-                arrived,
-                headers,
-                prompt_tokens,
-                request.include_usage,
-                faults.cut_after_tokens,
-            )
+            self.active_streams += 1
+            try:
+                await _stream(
+                    send,
+                    receive,
+                    writer,
+                    answer,
+                    schedule,
+                    arrived,
+                    headers,
+                    prompt_tokens,
+                    request.include_usage,
+                    faults.cut_after_tokens,
+                )
+            finally:
+                self.active_streams -= 1
             return
         await _sleep_until(arrived + schedule.total_s)
         body = wire.completion_body(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import time
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -140,3 +142,23 @@ async def test_async_embeddings_of_one_string(mock_llm) -> None:
     async with async_client(mock_llm.base_url) as client:
         response = await client.embeddings.create(model="text-embedding-3-small", input="olá mundo")
     assert len(response.data) == 1 and len(response.data[0].embedding) == 384
+
+
+def test_a_client_that_hangs_up_ends_its_stream_on_the_server(start_mock_llm) -> None:
+    slow = {
+        "base_ms": 5,
+        "prefill_ms_per_token": 0,
+        "tokens_per_second": 50,
+        "jitter_ms": 0,
+        "token_jitter": 0,
+    }
+    mock = start_mock_llm({"tiers": {"medium": slow}})
+    body = {"model": "gpt-4o", "messages": CONVERSATION, "stream": True}
+    with httpx.stream("POST", f"{mock.base_url}/chat/completions", json=body, timeout=10) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+        assert httpx.get(f"{mock.url}/health", timeout=5).json()["active_streams"] == 1
+    deadline = time.monotonic() + 5
+    while httpx.get(f"{mock.url}/health", timeout=5).json()["active_streams"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert httpx.get(f"{mock.url}/health", timeout=5).json()["active_streams"] == 0
