@@ -91,6 +91,7 @@ class AuditSession:
         self.options = options
         self.tap = tap
         self.requests_sent = 0
+        self.chats_sent = 0
         self.started = time.monotonic()
         self.deadline = self.started + options.max_seconds
         self.response_headers: list[dict[str, str]] = []
@@ -134,6 +135,7 @@ class AuditSession:
     ) -> Probe:
         """Send one chat message; pair it with the AI calls the tap saw (when ``with_calls``)."""
         self.spend()
+        self.chats_sent += 1
         bookmark = self.tap.proxy.last_id if self.tap else 0
         target = self.target
         limit = min(timeout_s or target.timeout_s, max(self.remaining_s, 1.0))

@@ -3,8 +3,9 @@
 Backends rarely tag their upstream calls with a conversation id, so the tap links a
 call to an earlier one by content: if the messages of a call contain the user
 message and the answer of an earlier call (as a user -> assistant pair), it is the
-next turn of that conversation. The call "sent the full history" when every
-non-system message of the earlier call, plus its answer, is still in it, in order.
+next turn of that conversation. The call "sent the full history" when every dialogue
+message the conversation has had so far (every earlier call's messages and answers)
+is in it, in order; a windowed or summarized prompt drops some of them.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class TurnLink:
 class _Turn:
     conversation: str
     turn: int
-    transcript: list[str]  # digests of non-system messages sent, then the answer
+    transcript: list[str]  # digests of every dialogue message of the conversation so far, with the answer
 
 
 class ConversationTracker:
@@ -81,9 +82,11 @@ class ConversationTracker:
                 full = _is_subsequence(previous.transcript, digests)
                 link = TurnLink(previous.conversation, previous.turn + 1, history, full)
             if answer is not None and dialogue:
-                last_user = content_text(dialogue[-1].get("content"))
-                key = _digest(last_user, answer)
-                transcript = [*digests, _digest("assistant", answer)]
+                # The conversation so far: what earlier turns carried, plus anything new, plus the answer.
+                known = previous.transcript if previous else []
+                seen = set(known)
+                transcript = [*known, *(d for d in digests if d not in seen), _digest("assistant", answer)]
+                key = _digest(content_text(dialogue[-1].get("content")), answer)
                 self._turns[key] = _Turn(link.conversation, link.turn, transcript)
                 self._turns.move_to_end(key)
                 while len(self._turns) > self._remember:

@@ -12,6 +12,7 @@ from chatopt.audit.checks.concurrency import ConcurrencyCheck
 from chatopt.audit.checks.context import ContextGrowthCheck
 from chatopt.audit.checks.database import DatabaseCheck
 from chatopt.audit.checks.errors import UpstreamErrorsCheck
+from chatopt.audit.checks.event_loop import EventLoopCheck
 from chatopt.audit.checks.input_limits import InputLimitsCheck
 from chatopt.audit.checks.latency import LatencySplitCheck
 from chatopt.audit.checks.memory import MemoryCheck
@@ -36,6 +37,7 @@ ALL_CHECKS: tuple[type[Check], ...] = (
     InputLimitsCheck,
     UpstreamErrorsCheck,
     ConcurrencyCheck,
+    EventLoopCheck,
     MemoryCheck,
     DatabaseCheck,
     RedisCacheCheck,

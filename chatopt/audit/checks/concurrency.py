@@ -22,8 +22,14 @@ MESSAGE = "Quick question: what is your return policy?"
 CANARY_EVERY_S = 0.1
 #: A canary slower than this while users wait means the loop was blocked (SPEC P5).
 BLOCKED_CANARY_MS = 500.0
-#: Median latency at 5 users this many times the 1-user latency means requests are serialized.
+#: Median latency at N users over the 1-user latency at or above max(2.5, 0.4 N) means requests run one
+#: at a time (fully serialized, the median waits for about N/2 others).
 SERIALIZED_RATIO = 2.5
+SERIALIZED_PER_USER = 0.4
+
+
+def _serialized_ratio(users: int) -> float:
+    return max(SERIALIZED_RATIO, SERIALIZED_PER_USER * users)
 
 
 class ConcurrencyCheck(Check):
@@ -49,7 +55,7 @@ class ConcurrencyCheck(Check):
             levels.append(level)
             if users == 1:
                 base_ms = level["median_ms"]
-            if base_ms and level["median_ms"] / base_ms >= SERIALIZED_RATIO:
+            if base_ms and users > 1 and level["median_ms"] / base_ms >= _serialized_ratio(users):
                 break  # already serialized: 20 users would only pile up work on the server
         if len(levels) < 2 or not base_ms:
             return [
@@ -60,12 +66,14 @@ class ConcurrencyCheck(Check):
                 )
             ]
         evidence = {"idle_canary_ms": rounded(idle), "levels": levels}
-        worst = max(levels[1:], key=lambda level: level["median_ms"])
+        worst = max(
+            levels[1:], key=lambda level: level["median_ms"] / base_ms / _serialized_ratio(level["users"])
+        )
         ratio = worst["median_ms"] / base_ms
         canary = max((level["canary_p95_ms"] or 0) for level in levels)
         evidence |= {"latency_ratio": round(ratio, 2), "canary_p95_ms_under_load": rounded(canary)}
         blocked = canary >= BLOCKED_CANARY_MS and canary >= 10 * max(idle or 1.0, 1.0)
-        serialized = ratio >= SERIALIZED_RATIO
+        serialized = ratio >= _serialized_ratio(worst["users"])
         if not (blocked or serialized):
             return [
                 self.finding(

@@ -19,6 +19,8 @@ HEADERS = (
 )
 BURST = 20
 PARALLEL = 10
+#: SPEC's free tier allows 100 messages per hour per user: a backend that enforces it refuses message 101.
+SPEC_FREE_PER_HOUR = 100
 
 
 class RateLimitCheck(Check):
@@ -26,11 +28,15 @@ class RateLimitCheck(Check):
     spec_ref = "rate-limit"
     summary = "Looks for RateLimit headers, then sends a short burst of messages: any 429 with Retry-After?"
     intrusive = True
-    intrusive_reason = f"a burst of up to {BURST} chat messages, {PARALLEL} at a time"
+    intrusive_reason = (
+        f"a burst of {BURST}+ short chat messages, {PARALLEL} at a time, until a 429 or until this user "
+        f"has sent {SPEC_FREE_PER_HOUR + 10} messages (SPEC's free-tier hourly limit)"
+    )
 
     async def run(self) -> list[Finding]:
         seen = self._limit_headers(self.session.response_headers)
-        size = min(BURST, self.session.remaining_requests)
+        wanted = max(BURST, SPEC_FREE_PER_HOUR + 10 - self.session.chats_sent)
+        size = min(wanted, self.session.remaining_requests)
         statuses: list[int] = []
         retry_after: str | None = None
         started = time.perf_counter()
@@ -40,6 +46,8 @@ class RateLimitCheck(Check):
             async def one(index: int) -> None:
                 nonlocal retry_after
                 async with gate:
+                    if 429 in statuses or self.session.remaining_s < 2:
+                        return
                     probe = await self.session.chat(
                         f"ping {index}: are you there?", with_calls=False, timeout_s=15
                     )
@@ -50,14 +58,14 @@ class RateLimitCheck(Check):
 
             await asyncio.gather(*(one(i) for i in range(size)), return_exceptions=True)
         seconds = time.perf_counter() - started
-        total = self.session.requests_sent
+        total = self.session.chats_sent
         evidence = {
             "burst_requests": len(statuses),
             "burst_seconds": round(seconds, 2),
             "status_counts": {str(s): statuses.count(s) for s in sorted(set(statuses))},
             "ratelimit_headers": sorted(seen),
             "retry_after": retry_after,
-            "audit_requests_total": total,
+            "audit_chat_messages": total,
         }
         limited = 429 in statuses
         if limited and retry_after is None:
