@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ class RunningServer:
     url: str
     settings: ServerSettings
     upstream: FakeUpstream
+    #: Makes user ids unique per test: rate limits in the shared Redis outlive a test.
+    user_suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def token(self, user: str = "alice", tier: str = "free") -> str:
-        return issue_token(self.settings.secret, user, tier)  # type: ignore[arg-type]
+        return issue_token(self.settings.secret, f"{user}-{self.user_suffix}", tier)  # type: ignore[arg-type]
 
     def headers(self, user: str = "alice", **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user)}", **extra}
@@ -54,6 +57,8 @@ def start_server(
     threads: list[ServerThread] = []
 
     def start(profile: str = "baseline", database_url: str | None = None, **overrides: Any) -> RunningServer:
+        # answers cached per user: with the unique user ids, no answer leaks in from another test
+        overrides = {"cache_scope": "user", **overrides}
         settings = settings_for_profile(
             profile,  # type: ignore[arg-type]
             llm_base_url=base_url,

@@ -131,7 +131,7 @@ async def chat(client, server, message, conversation_id=None):
 
 async def test_optimized_sends_a_bounded_window_while_baseline_resends_everything(start_server):
     baseline = start_server("baseline")
-    optimized = start_server("optimized")
+    optimized = start_server("optimized", routing=False, cache=False)
     for server in (baseline, optimized):
         server.upstream.calls.clear()
         async with server.client() as client:
@@ -152,7 +152,7 @@ async def test_optimized_sends_a_bounded_window_while_baseline_resends_everythin
 
 
 async def test_summary_is_written_in_the_background_and_sent_on_later_turns(start_server):
-    server = start_server("optimized", summary_every_messages=4)
+    server = start_server("optimized", summary_every_messages=4, routing=False, cache=False)
     async with server.client() as client:
         conversation = None
         for turn in range(3):
