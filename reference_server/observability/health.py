@@ -24,7 +24,8 @@ ReadinessCheck = Callable[[], Awaitable[object]]
 async def _run_check(check: ReadinessCheck, timeout_s: float) -> str | None:
     """None when the check passes, else why it failed."""
     try:
-        outcome = await asyncio.wait_for(check(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            outcome = await check()
     except TimeoutError:
         return f"no answer within {timeout_s:g} s"
     except Exception as exc:  # a readiness probe reports any failure instead of raising

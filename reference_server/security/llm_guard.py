@@ -9,6 +9,7 @@ raises ``UpstreamError`` carrying the friendly fallback message, never a stack t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -92,18 +93,20 @@ class GuardedLLM:
         started = time.perf_counter()
         ttft: float | None = None
         end: StreamEnd | None = None
+        guarded = resilient_stream(
+            lambda: self.inner.stream(messages, model), breaker=self.breaker, policy=self.policy,
+            timeout_s=self.timeout_s, on_retry=self._on_retry, retryable=_retryable,
+        )
         with self.tracing.llm_span(model) as span:
             try:
-                async for item in resilient_stream(
-                    lambda: self.inner.stream(messages, model), breaker=self.breaker, policy=self.policy,
-                    timeout_s=self.timeout_s, on_retry=self._on_retry, retryable=_retryable,
-                ):
-                    if isinstance(item, Delta) and ttft is None:
-                        ttft = time.perf_counter() - started
-                        record_hop("llm", ttft)
-                    if isinstance(item, StreamEnd):
-                        end = item
-                    yield item
+                async with contextlib.aclosing(guarded):
+                    async for item in guarded:
+                        if isinstance(item, Delta) and ttft is None:
+                            ttft = time.perf_counter() - started
+                            record_hop("llm", ttft)
+                        if isinstance(item, StreamEnd):
+                            end = item
+                        yield item
             except Exception as exc:
                 span.fail(exc)
                 self._record(model, started, ttft, None, error=type(exc).__name__)

@@ -196,7 +196,8 @@ class SlidingWindowLimiter:
         keyed = [(f"{self.prefix}{c.policy.name}:{c.subject}", c.policy) for c in checks]
         if self._script is not None and time.monotonic() >= self._redis_down_until:
             try:
-                return await asyncio.wait_for(self._hit_redis(keyed), self.redis_timeout_s)
+                async with asyncio.timeout(self.redis_timeout_s):
+                    return await self._hit_redis(keyed)
             except Exception as exc:  # any Redis failure (timeout, refused, script error) degrades
                 await self._redis_failed(exc)
         if self._script is not None and not self.fail_open:

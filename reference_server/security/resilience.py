@@ -206,8 +206,11 @@ class BreakerRegistry:
 
 
 async def _next_within(iterator: AsyncIterator[T], timeout_s: float) -> T:
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+    # races with the chunk's arrival, leaving a cancelled stream reading on.
     try:
-        return await asyncio.wait_for(anext(iterator), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            return await anext(iterator)
     except TimeoutError as exc:
         raise UpstreamTimeout(f"the upstream sent nothing for {timeout_s:g} s") from exc
 
