@@ -11,6 +11,9 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from reference_server.auth import issue_token
 from reference_server.realtime import ChatEvent, ChatRequest, Failure, Final, Realtime, TokenChunk
@@ -99,7 +102,10 @@ def realtime_app(realtime: Realtime) -> Starlette:
         finally:
             await realtime.stop()
 
-    return Starlette(routes=realtime.routes(), lifespan=lifespan)
+    async def healthz(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[*realtime.routes(), Route("/healthz", healthz)], lifespan=lifespan)
 
 
 def running(realtime: Realtime) -> contextlib.AbstractAsyncContextManager[str]:
