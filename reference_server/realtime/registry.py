@@ -15,6 +15,9 @@ import time
 from typing import Protocol
 
 SLICES = 10
+#: Peers handled between two yields to the event loop during a sweep, so frames that
+#: arrive meanwhile (a client's ping) wait behind at most this many heartbeat sends.
+SWEEP_BATCH = 64
 
 
 class Peer(Protocol):
@@ -83,12 +86,15 @@ class ConnectionRegistry:
                 await self._sweeper
             self._sweeper = None
 
-    def sweep(self, index: int, now: float | None = None) -> int:
+    async def sweep(self, index: int) -> int:
         """Close slice ``index``'s peers silent for two heartbeats, ping the rest; returns how many closed."""
-        now = time.monotonic() if now is None else now
-        dead_before = now - 2 * self.heartbeat_s
+        dead_before = time.monotonic() - 2 * self.heartbeat_s
         closed = 0
-        for peer in list(self._slices[index]):
+        for position, peer in enumerate(list(self._slices[index])):
+            if position and position % SWEEP_BATCH == 0:
+                await asyncio.sleep(0)
+            if peer not in self._slice_of:
+                continue
             if peer.last_seen < dead_before:
                 self.release(peer)
                 peer.terminate(1001, "no heartbeat answer; reconnect")
@@ -102,5 +108,5 @@ class ConnectionRegistry:
         index = 0
         while True:
             await asyncio.sleep(self.heartbeat_s / SLICES)
-            self.sweep(index)
+            await self.sweep(index)
             index = (index + 1) % SLICES
