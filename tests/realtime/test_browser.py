@@ -57,8 +57,8 @@ async def ask(page: Any, host: str, token: str, question: str) -> None:
 @pytest.fixture
 async def browser():
     if CHROMIUM is None:
-        pytest.skip("no chromium binary on this machine")
-    from playwright.async_api import async_playwright
+        pytest.skip("no chromium binary on this machine (apt-get install chromium)")
+    async_playwright = pytest.importorskip("playwright.async_api").async_playwright
 
     async with async_playwright() as playwright:
         instance = await playwright.chromium.launch(executable_path=CHROMIUM)
