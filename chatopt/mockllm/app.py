@@ -110,7 +110,9 @@ class MockLLM:
             await self._chat(scope, receive, send, request, arrived, len(body))
         elif path == "/v1/embeddings":
             _require_method(method, "POST")
-            await self._embeddings(send, parse_json_object(await _read_body(receive)))
+            data = parse_json_object(await _read_body(receive))
+            if not await _answered_by_fault(self._faults(scope), send, receive):
+                await self._embeddings(send, data)
         elif path == "/health":
             await _send_json(send, 200, wire.dumps({"status": "ok", "active_streams": self.active_streams}))
         else:
@@ -155,14 +157,7 @@ class MockLLM:
     ) -> None:
         tier = self.tier_for(request.model)
         faults = self._faults(scope)
-        if faults.error_status is not None:
-            await _send_error_fault(send, faults.error_status)
-            return
-        if faults.retry_after_s is not None:
-            await _send_rate_limit(send, faults.retry_after_s)
-            return
-        if faults.hang_s is not None:
-            await _hang(send, receive, faults.hang_s)
+        if await _answered_by_fault(faults, send, receive):
             return
         prompt_tokens, answer = await _off_loop_if_large(body_size, lambda: self._answer(request, faults))
         schedule = plan_schedule(
@@ -366,6 +361,19 @@ async def _send_json(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _answered_by_fault(faults: FaultPlan, send: Send, receive: Receive) -> bool:
+    """Answer with an injected error, 429 or hang when the plan says so; False: serve normally."""
+    if faults.error_status is not None:
+        await _send_error_fault(send, faults.error_status)
+    elif faults.retry_after_s is not None:
+        await _send_rate_limit(send, faults.retry_after_s)
+    elif faults.hang_s is not None:
+        await _hang(send, receive, faults.hang_s)
+    else:
+        return False
+    return True
 
 
 async def _send_error_fault(send: Send, status: int) -> None:

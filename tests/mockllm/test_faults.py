@@ -139,3 +139,12 @@ def test_header_none_overrides_configured_faults(start_mock_llm) -> None:
     with pytest.raises(openai.InternalServerError):
         client_for(mock.base_url).chat.completions.create(model="gpt-4o-mini", messages=QUESTION)
     assert ask(mock.base_url, "none").choices[0].finish_reason == "stop"
+
+
+def test_embeddings_get_errors_and_rate_limits_too(mock_llm) -> None:
+    client = client_for(mock_llm.base_url)
+    with pytest.raises(openai.InternalServerError):
+        client.embeddings.create(model="m", input="hi", extra_headers={"X-Mock-Fault": "error=500"})
+    with pytest.raises(openai.RateLimitError):
+        client.embeddings.create(model="m", input="hi", extra_headers={"X-Mock-Fault": "rate-limit=1"})
+    assert len(client.embeddings.create(model="m", input="hi").data[0].embedding) == 384
