@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from chatopt.bench.leak import LeakVerdict, judge_leaks
+from chatopt.bench.leak import MIN_REQUESTS, LeakVerdict, judge_leaks
 from chatopt.profiling.process import ProcessSampler
 from chatopt.report.samples import SAMPLE_COLUMNS, Sample
 from chatopt.report.stats import summarize
@@ -153,10 +153,12 @@ def latency_series(samples: Sequence[Sample], windows: int = 40) -> list[tuple[f
     return points
 
 
-def soak_verdict(monitor: SoakMonitor, samples: Sequence[Sample], warmup_fraction: float) -> LeakVerdict:
+def soak_verdict(
+    monitor: SoakMonitor, samples: Sequence[Sample], warmup_fraction: float, min_requests: int = MIN_REQUESTS
+) -> LeakVerdict:
     series = monitor.series()
     series["p95_ttft_ms"] = latency_series(samples)
-    return judge_leaks(series, warmup_fraction=warmup_fraction)
+    return judge_leaks(series, warmup_fraction=warmup_fraction, min_requests=min_requests)
 
 
 def attach_memray(pid: int, out_dir: Path, seconds: int = 10) -> str:

@@ -73,6 +73,10 @@ def soak(
         float,
         typer.Option("--warmup", min=0, max=0.9, help="Share of the run ignored by the leak fit (warm-up)."),
     ] = 0.2,
+    min_requests: Annotated[
+        int,
+        typer.Option("--min-requests", min=10, help="Requests needed after warm-up before judging leaks."),
+    ] = 1000,
     memray: Annotated[
         bool,
         typer.Option(
@@ -132,7 +136,7 @@ def soak(
         result, samples = execute(prepared, plan, on_progress=update, on_tick=monitor.tick, kind="soak")
     monitor.sample(len(samples), result.duration_s)
     monitor.checkpoint(samples, result.duration_s)
-    verdict = soak_verdict(monitor, samples, warmup)
+    verdict = soak_verdict(monitor, samples, warmup, min_requests)
     memray_notes = [attach_memray(p, out_dir) for p in pids if p not in monitor.exited] if memray else []
     series = {name: points for name, points in monitor.series().items() if name.startswith(("rss_mb", "fds"))}
     series["p95_ttft_ms"] = latency_series(samples)

@@ -6,7 +6,6 @@ import html
 import re
 from collections.abc import Sequence
 
-from chatopt.report import plots
 from chatopt.report.compare import Comparison
 from chatopt.report.markdown import comparison_markdown, run_markdown
 from chatopt.report.result import RunResult
@@ -83,6 +82,8 @@ def page(title: str, body: str, images: Sequence[tuple[str, str | None]]) -> str
 
 def run_html(result: RunResult, samples: Sequence[Sample]) -> str:
     """report.html of a run: tables, latency over time, percentile curves, stress/soak plots."""
+    from chatopt.report import plots  # matplotlib loads only when a report is drawn
+
     images: list[tuple[str, str | None]] = [
         ("Latency over time", plots.latency_over_time(samples)),
         ("Percentile curves", plots.percentile_curves({result.scenario.name: samples}) if samples else None),
@@ -106,6 +107,8 @@ def comparison_html(
     current_samples: Sequence[Sample] | None,
 ) -> str:
     """report.html of ``chatopt compare`` with before/after percentile overlays."""
+    from chatopt.report import plots
+
     images: list[tuple[str, str | None]] = []
     if baseline_samples is not None and current_samples is not None:
         runs = {comparison.baseline_label: baseline_samples, comparison.current_label: current_samples}

@@ -10,8 +10,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import pandas as pd
-
 from chatopt.targets import ChatExchange
 
 CACHE_HEADERS = ("x-cache", "x-chatopt-cache", "x-cache-status", "cf-cache-status")
@@ -96,16 +94,18 @@ def _first_header(exchange: ChatExchange, names: Sequence[str]) -> str:
 SAMPLE_COLUMNS = tuple(f.name for f in fields(Sample))
 
 
-def samples_frame(samples: Iterable[Sample]) -> pd.DataFrame:
-    return pd.DataFrame([asdict(sample) for sample in samples], columns=list(SAMPLE_COLUMNS))
-
-
 def write_samples(samples: Iterable[Sample], path: Path) -> None:
-    samples_frame(samples).to_csv(path, index=False)
+    """Write rows as CSV with pandas (imported here: most commands never need it)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([asdict(sample) for sample in samples], columns=list(SAMPLE_COLUMNS))
+    frame.to_csv(path, index=False)
 
 
 def read_samples(path: Path) -> list[Sample]:
     """Rows of a samples CSV written by :func:`write_samples`."""
+    import pandas as pd
+
     frame = pd.read_csv(path, keep_default_na=False, na_values={"ttft_ms": [""], "tpot_ms": [""]})
     missing = set(SAMPLE_COLUMNS) - set(frame.columns)
     if missing:

@@ -116,20 +116,7 @@ def test_two_worker_processes_merge_their_raw_samples(mock_llm, tmp_path: Path) 
 def test_open_loop_ttft_counts_from_the_scheduled_start(
     backend: str, serial_profile: str, tmp_path: Path
 ) -> None:
-    closed, opened = tmp_path / "closed", tmp_path / "open"
-    proc = run_cli(
-        "bench",
-        backend,
-        "--target",
-        serial_profile,
-        "--users",
-        "1",
-        "--duration",
-        "1.5s",
-        "--out",
-        str(closed),
-    )
-    assert proc.returncode == 0, proc.stderr
+    opened = tmp_path / "open"
     proc = run_cli(
         "bench",
         backend,
@@ -146,11 +133,12 @@ def test_open_loop_ttft_counts_from_the_scheduled_start(
     samples = pd.read_csv(opened / "samples.csv").sort_values("t_s")
     # every request's clock started at its scheduled time, k/20 s into the run
     assert samples["t_s"].tolist() == pytest.approx([(k + 1) / 20 for k in range(len(samples))], abs=1e-5)
-    # the target serves 10/s; arrivals at 20/s queue up and the queueing shows in TTFT
-    closed_p95 = read_result(closed)["metrics"]["ttft_ms"]["p95"]
-    open_result = read_result(opened)
-    assert open_result["metrics"]["ttft_ms"]["p95"] > 2 * closed_p95
-    assert open_result["requests"]["failed"] == 0
+    # the target serves one request per 100 ms (10/s); at 20/s arrivals queue up behind each
+    # other and that wait is part of TTFT, so most requests take several service times
+    result = read_result(opened)
+    assert result["metrics"]["ttft_ms"]["p50"] > 3 * 100
+    assert result["metrics"]["ttft_ms"]["p95"] > result["metrics"]["ttft_ms"]["p50"]
+    assert result["requests"]["failed"] == 0
 
 
 def test_dropped_arrivals_make_the_run_invalid(backend: str, serial_profile: str, tmp_path: Path) -> None:

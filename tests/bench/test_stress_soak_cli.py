@@ -105,8 +105,8 @@ def test_soak_checkpoints_and_finds_a_real_leak(leaky_server: tuple[str, int], t
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "result.json").read_text())
     soak = result["extra"]["soak"]
-    assert result["requests"]["total"] >= 1000, "the machine was too busy to serve enough requests"
-    assert soak["checkpoints"] >= 3
+    assert result["requests"]["total"] >= 400, "the machine was too busy to serve enough requests"
+    assert soak["checkpoints"] >= 2
     assert soak["verdict"].startswith(f"leak: rss_mb:{pid}")
     assert soak["trends"][f"rss_mb:{pid}"]["slope_per_1000_requests"] > 50  # 200 KB kept per request
     resources = pd.read_csv(out / "resources.csv")
