@@ -20,6 +20,7 @@ from chatopt.commands.compare import compare
 from chatopt.commands.demo import demo
 from chatopt.commands.gate import gate
 from chatopt.commands.mock_llm import mock_llm
+from chatopt.commands.profile import profile
 from chatopt.commands.serve import serve
 from chatopt.commands.soak import soak
 from chatopt.commands.stress import stress
@@ -62,6 +63,7 @@ app.command("soak")(soak)
 app.command("mock-llm")(mock_llm)
 app.command("tap")(tap)
 app.command("audit")(audit)
+app.command("profile")(profile)
 app.command("serve")(serve)
 app.command("token")(token)
 app.command("cache-eval")(cache_eval)

@@ -67,7 +67,8 @@ class ProcessSampler:
             command = self.process.cmdline()
         except (psutil.AccessDenied, psutil.NoSuchProcess):
             return None
-        return " ".join(part.rsplit("/", 1)[-1] for part in command[:3]) or self.name
+        text = " ".join(part.rsplit("/", 1)[-1] for part in command[:3]) or self.name
+        return text.splitlines()[0][:60]
 
 
 def trend(points: list[tuple[float, float]]) -> Trend | None:

@@ -185,7 +185,8 @@ def analyze(
     """Top functions from the CPU run; the loop thread's split from the run that includes idle samples."""
     by_function: Counter[str] = Counter()
     for sample in cpu:
-        by_function[sample.leaf] += sample.count
+        if not _is_waiting(sample):
+            by_function[sample.leaf] += sample.count
     loop_name = loop_thread(every) or loop_thread(cpu)
     loop = None
     if loop_name is not None:
