@@ -1,11 +1,18 @@
-"""``GET /openapi.json``: the hand-written OpenAPI 3.1 document of every route."""
+"""``GET /openapi.json``: the hand-written OpenAPI 3.1 document of every route.
+
+Packages that add routes describe them with :func:`document_paths` (OpenAPI path
+items). An HTTP route nobody described still appears, with its docstring as summary
+and a ``default`` response, so the document never misses a route.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
 
 from reference_server import __doc__ as server_summary
 from reference_server.api.identity import services_of
@@ -48,6 +55,8 @@ def _cursor(name: str, description: str) -> dict[str, Any]:
 
 UNAUTHORIZED = _error("Missing, malformed, forged or expired bearer token.")
 BAD_PARAMETER = _error("A bad `limit` or cursor.")
+RATE_LIMITED = _error("A rate limit was hit; see Retry-After.")
+SHEDDING = _error("The server is shedding load; see Retry-After.")
 
 
 def build_document(settings: ServerSettings) -> dict[str, Any]:
@@ -171,9 +180,9 @@ def build_document(settings: ServerSettings) -> dict[str, Any]:
         "404": _error("The conversation does not exist or belongs to someone else."),
         "413": _error("The body is larger than the server accepts."),
         "422": _error("A field is missing, of the wrong type, or refused by input validation."),
-        "429": _error("A rate limit was hit; see Retry-After."),
+        "429": RATE_LIMITED,
         "502": _error("The model endpoint failed."),
-        "503": _error("The server is shedding load; see Retry-After."),
+        "503": SHEDDING,
         "504": _error("The model did not answer in time."),
     }
     paths: dict[str, Any] = {
@@ -202,6 +211,8 @@ def build_document(settings: ServerSettings) -> dict[str, Any]:
                     "200": _json("One page of conversations.", "ConversationPage"),
                     "400": BAD_PARAMETER,
                     "401": UNAUTHORIZED,
+                    "429": RATE_LIMITED,
+                    "503": SHEDDING,
                 },
             }
         },
@@ -219,6 +230,8 @@ def build_document(settings: ServerSettings) -> dict[str, Any]:
                     "200": _json("One page of messages.", "MessagePage"),
                     "400": BAD_PARAMETER,
                     "401": UNAUTHORIZED,
+                    "429": RATE_LIMITED,
+                    "503": SHEDDING,
                     "404": _error("No such conversation for this user."),
                 },
             }
@@ -289,5 +302,42 @@ def build_document(settings: ServerSettings) -> dict[str, Any]:
     }
 
 
+def document_paths(app: Starlette, paths: dict[str, Any]) -> None:
+    """Add OpenAPI path items for routes a package installed on ``app``."""
+    registered: dict[str, Any] = getattr(app.state, "openapi_paths", {})
+    for path, item in paths.items():
+        registered.setdefault(path, {}).update(item)
+    app.state.openapi_paths = registered
+
+
+def _undocumented(routes: list[BaseRoute], paths: dict[str, Any]) -> dict[str, Any]:
+    """Minimal path items for HTTP routes no one described (WebSocket routes have no OpenAPI form)."""
+    found: dict[str, Any] = {}
+    for route in routes:
+        if not isinstance(route, Route) or route.path in paths:
+            continue
+        summary = ((route.endpoint.__doc__ or "").strip().splitlines() or [route.path])[0]
+        methods = sorted((route.methods or {"GET"}) - {"HEAD"})
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.param_convertors
+        ]
+        operation = {"summary": summary, "responses": {"default": {"description": "See the summary."}}}
+        if parameters:
+            operation["parameters"] = parameters
+        found[route.path] = {method.lower(): dict(operation) for method in methods}
+    return found
+
+
+def full_document(app: Starlette, settings: ServerSettings) -> dict[str, Any]:
+    """The core document, the paths packages registered, then every other HTTP route."""
+    document = build_document(settings)
+    paths = document["paths"]
+    for path, item in getattr(app.state, "openapi_paths", {}).items():
+        paths.setdefault(path, {}).update(item)
+    paths.update(_undocumented(app.routes, paths))
+    return document
+
+
 async def openapi(request: Request) -> JSONResponse:
-    return JSONResponse(build_document(services_of(request).settings))
+    return JSONResponse(full_document(request.app, services_of(request).settings))

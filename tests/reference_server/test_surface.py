@@ -8,12 +8,14 @@ import time
 
 import httpx
 import pytest
+from starlette.routing import Route
 from typer.testing import CliRunner
 
 from chatopt.cli import app
 from chatopt.errors import ChatoptError
-from reference_server.api.openapi import build_document
+from reference_server.api.openapi import build_document, document_paths, full_document
 from reference_server.api.routes import ROUTES
+from reference_server.app import create_app
 from reference_server.settings import settings_for_profile
 from tests.services import free_port
 
@@ -23,6 +25,16 @@ def test_openapi_documents_every_route_and_its_errors():
     documented = set(document["paths"])
     routed = {route.path for route in ROUTES if getattr(route, "methods", None)}
     assert routed == documented
+    app = create_app(settings_for_profile("optimized"))
+    document_paths(app, {"/api/feedback": {"post": {"summary": "Rate an answer", "responses": {}}}})
+    full = full_document(app, settings_for_profile("optimized"))
+    for route in app.routes:
+        if isinstance(route, Route):
+            assert route.path in full["paths"], route.path
+            for operation in full["paths"][route.path].values():
+                declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+                assert declared == set(route.param_convertors), route.path
+    assert full["paths"]["/api/feedback"]["post"]["summary"] == "Rate an answer"
     chat = document["paths"]["/api/chat"]["post"]
     assert {"200", "400", "401", "404", "413", "422", "502"} <= set(chat["responses"])
     assert chat["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ChatRequest")
