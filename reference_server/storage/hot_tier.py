@@ -183,6 +183,12 @@ class RedisHotTier:
         )
         return int(stored) == 1
 
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        """The cached conversation record, if any (one HGET, no messages)."""
+        return _conversation_from(
+            _text(await self.redis.hget(self.keys(conversation_id)[1], "conversation") or "")
+        )
+
     async def remember(self, conversation: Conversation) -> None:
         """Keep the conversation record (owner, title, times) for ownership checks without SQL."""
         await self._remember(

@@ -104,13 +104,13 @@ class TieredChatStore:
         return conversation
 
     async def get_conversation(self, conversation_id: str, user_id: str) -> Conversation | None:
-        copy = await self._redis(lambda: self.hot.read(conversation_id))
-        if copy is not None and copy.conversation is not None:
+        cached = await self._redis(lambda: self.hot.conversation(conversation_id))
+        if cached is not None:
             self.hot_hits += 1
-            return copy.conversation if copy.conversation.user_id == user_id else None
+            return cached if cached.user_id == user_id else None
         self.hot_misses += 1
         conversation = await self.warm.get_conversation(conversation_id, user_id)
-        if conversation is not None and copy is not None:
+        if conversation is not None and self.redis_available:
             await self._redis(lambda: self.hot.remember(conversation))
         return conversation
 
