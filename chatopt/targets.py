@@ -109,7 +109,6 @@ BUILTIN_TARGETS: dict[str, Target] = {
         delta_path="text",
         usage_path="usage",
         conversation_id_path="conversation_id",
-        type_path="type",
         end_types=["final"],
         error_types=["error"],
     ),
