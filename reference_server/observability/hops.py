@@ -1,7 +1,8 @@
-"""Time a service as a ``Server-Timing`` hop without touching its code: a proxy around its coroutines.
+"""Time a service as a ``Server-Timing`` hop without touching its code.
 
-``timed(store, "db")`` returns an object that behaves like ``store`` and adds the time of
-each awaited method call to the request's ``db`` hop.
+``time_hop(store, "db")`` replaces, on that one instance, each public coroutine method by a
+wrapper adding the call's duration to the request's ``db`` hop. The object keeps its type,
+so ``isinstance`` checks and attribute access behave exactly as before.
 """
 
 from __future__ import annotations
@@ -9,34 +10,32 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from reference_server.observability.timing import record_hop
 
-
-class TimedProxy:
-    """Forwards every attribute to ``target``; coroutine methods are timed as hop ``hop``."""
-
-    def __init__(self, target: Any, hop: str) -> None:
-        self._target = target
-        self._hop = hop
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if not inspect.iscoroutinefunction(value):
-            return value
-
-        @functools.wraps(value)
-        async def timed_call(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await value(*args, **kwargs)
-            finally:
-                record_hop(self._hop, time.perf_counter() - started)
-
-        return timed_call
+AsyncMethod = Callable[..., Coroutine[Any, Any, Any]]
 
 
-def timed(target: Any, hop: str) -> Any:
-    """``target`` with its coroutine methods timed as ``hop``."""
-    return TimedProxy(target, hop)
+def _timed(method: AsyncMethod, hop: str) -> AsyncMethod:
+    @functools.wraps(method)
+    async def timed_call(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await method(*args, **kwargs)
+        finally:
+            record_hop(hop, time.perf_counter() - started)
+
+    timed_call.__chatopt_hop__ = hop  # type: ignore[attr-defined]
+    return timed_call
+
+
+def time_hop(target: Any, hop: str, methods: tuple[str, ...] | None = None) -> Any:
+    """Instrument ``target``'s coroutine methods (all public ones, or ``methods``) as hop ``hop``."""
+    names = methods or tuple(name for name in dir(type(target)) if not name.startswith("_"))
+    for name in names:
+        method = getattr(target, name, None)
+        if inspect.iscoroutinefunction(method) and not hasattr(method, "__chatopt_hop__"):
+            setattr(target, name, _timed(method, hop))
+    return target

@@ -6,8 +6,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from reference_server.observability.health import health_routes
-from reference_server.observability.hops import timed
+from reference_server.observability.hops import time_hop
 from reference_server.observability.logs import configure_json_logging
+from reference_server.observability.metrics import ComponentCounts
 from reference_server.observability.middleware import ObservabilityMiddleware
 from reference_server.security.install import metrics_of
 from reference_server.services import Services
@@ -42,9 +43,9 @@ def attach_monitoring(app: Starlette, services: Services) -> None:
     if not services.settings.monitoring:
         return
     services.metrics = metrics_of(app)
-    services.store = timed(services.store, "db")
+    time_hop(services.store, "db")
     if services.cache is not None:
-        services.cache = timed(services.cache, "cache")
+        time_hop(services.cache, "cache", ("lookup", "store"))
 
     def read_lag() -> dict[str, float]:
         current = getattr(app.state, "services", None)
@@ -53,6 +54,29 @@ def attach_monitoring(app: Starlette, services: Services) -> None:
         snapshot = current.loop_lag.snapshot()
         return {"0.5": snapshot.p50_ms / 1000, "0.99": snapshot.p99_ms / 1000, "max": snapshot.max_ms / 1000}
 
-    if not getattr(app.state, "loop_lag_exported", False):
+    def read_components() -> ComponentCounts:
+        current = getattr(app.state, "services", None)
+        return component_counts(current) if current is not None else ComponentCounts()
+
+    if not getattr(app.state, "gauges_exported", False):
         services.metrics.watch_loop_lag(read_lag)
-        app.state.loop_lag_exported = True
+        services.metrics.watch_components(read_components)
+        app.state.gauges_exported = True
+
+
+def component_counts(services: Services) -> ComponentCounts:
+    """The cache's and router's own counters, when those components are on."""
+    cache_stats = getattr(getattr(services.cache, "cache", services.cache), "stats", None)
+    router_stats = getattr(getattr(services.router, "router", services.router), "stats", None)
+    counts = ComponentCounts()
+    if cache_stats is not None:
+        counts = ComponentCounts(
+            cache_hits={"exact": cache_stats.hits_exact, "semantic": cache_stats.hits_semantic},
+            cache_misses=cache_stats.misses,
+        )
+    if router_stats is not None:
+        counts = ComponentCounts(
+            cache_hits=counts.cache_hits, cache_misses=counts.cache_misses,
+            route_decisions=dict(router_stats.decisions), cost_usd=dict(router_stats.cost_usd),
+        )
+    return counts

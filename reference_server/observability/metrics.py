@@ -10,9 +10,10 @@ answer. Each app gets its own registry, so several instances in one process neve
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -57,6 +58,49 @@ class _LoopLagCollector(Collector):
         yield family
 
 
+@dataclass(frozen=True)
+class ComponentCounts:
+    """Cumulative counters kept by the cache and the router themselves."""
+
+    cache_hits: dict[str, int] = field(default_factory=dict)  # layer -> hits
+    cache_misses: int = 0
+    route_decisions: dict[str, int] = field(default_factory=dict)  # tier -> decisions
+    cost_usd: dict[str, float] = field(default_factory=dict)  # model -> dollars
+
+
+class _ComponentCollector(Collector):
+    """Cache hits by layer, routing decisions by tier and cost by model, as Prometheus counters."""
+
+    def __init__(self, read: Callable[[], ComponentCounts]) -> None:
+        self.read = read
+
+    @staticmethod
+    def _families() -> tuple[CounterMetricFamily, CounterMetricFamily, CounterMetricFamily]:
+        return (
+            CounterMetricFamily("chatopt_cache_lookups", "Answer-cache lookups by layer and result",
+                                labels=["layer", "result"]),
+            CounterMetricFamily("chatopt_route_decisions", "Model-routing decisions by tier",
+                                labels=["tier"]),
+            CounterMetricFamily("chatopt_llm_cost_usd", "Estimated LLM spend in US dollars",
+                                labels=["model"]),
+        )
+
+    def describe(self):  # noqa: ANN201 - prometheus_client's collector protocol
+        yield from self._families()
+
+    def collect(self):  # noqa: ANN201
+        cache, routes, cost = self._families()
+        counts = self.read()
+        for layer, hits in counts.cache_hits.items():
+            cache.add_metric([layer, "hit"], hits)
+        cache.add_metric(["any", "miss"], counts.cache_misses)
+        for tier, decisions in counts.route_decisions.items():
+            routes.add_metric([tier], decisions)
+        for model, dollars in counts.cost_usd.items():
+            cost.add_metric([model], dollars)
+        yield from (cache, routes, cost)
+
+
 class ServerMetrics:
     """Every metric the reference server exports, on a registry of its own."""
 
@@ -86,17 +130,6 @@ class ServerMetrics:
             registry=r,
         )
         self.inflight = Gauge("chatopt_inflight_requests", "HTTP requests being served now", registry=r)
-        self.cache_lookups = Counter(
-            "chatopt_cache_lookups", "Answer-cache lookups by layer (exact / semantic) and result",
-            ("layer", "result"), registry=r,
-        )
-        self.route_tier = Counter(
-            "chatopt_route_decisions", "Model-routing decisions by tier (light / mid / top)", ("tier",),
-            registry=r,
-        )
-        self.cost = Counter(
-            "chatopt_llm_cost_usd", "Estimated LLM spend in US dollars", ("model",), registry=r,
-        )
         self.rate_limited = Counter(
             "chatopt_rate_limit_rejections", "Requests refused by a rate limit", ("policy",), registry=r,
         )
@@ -122,6 +155,10 @@ class ServerMetrics:
             "chatopt_redis_failures", "Times Redis was unreachable and a fallback took over", ("component",),
             registry=r,
         )
+
+    def watch_components(self, read: Callable[[], ComponentCounts]) -> None:
+        """Export the cache's and router's own counters (read at scrape time)."""
+        self.registry.register(_ComponentCollector(read))
 
     def watch_loop_lag(self, read: Callable[[], dict[str, float]]) -> None:
         """Export event-loop lag quantiles; ``read`` returns {"0.5": s, "0.99": s, "max": s}."""

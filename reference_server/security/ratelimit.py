@@ -160,7 +160,9 @@ class SlidingWindowLimiter:
 
     ``redis`` is a ``redis.asyncio.Redis`` (or None for single-instance, in-process limits).
     Once Redis fails, the limiter waits ``redis_retry_s`` before trying it again, so a
-    dead Redis costs one timeout per period, not one per request.
+    dead Redis costs one timeout per period, not one per request. ``redis_timeout_s`` is
+    generous on purpose: it is wall time, event-loop queueing included, and a busy but
+    healthy Redis must not be mistaken for a dead one (that would loosen the limits).
     """
 
     def __init__(
@@ -169,8 +171,8 @@ class SlidingWindowLimiter:
         *,
         prefix: str = "chatopt:ratelimit:",
         fail_open: bool = True,
-        redis_timeout_s: float = 0.25,
-        redis_retry_s: float = 1.0,
+        redis_timeout_s: float = 2.0,
+        redis_retry_s: float = 5.0,
         local_max_keys: int = 100_000,
         on_redis_error: Callable[[BaseException], Awaitable[None] | None] | None = None,
     ) -> None:

@@ -63,13 +63,13 @@ def monitored_server(tmp_path: Path) -> Iterator[Callable[..., Monitored]]:
         upstream = ServerThread(capture)
         upstream.start()
         threads.append(upstream)
-        settings = settings_for_profile(
-            "optimized",
-            llm_base_url=f"{upstream.url}/v1",
-            secret=SECRET,
-            cache=False,
-            database_url=f"sqlite+aiosqlite:///{tmp_path}/chat-{len(threads)}.db",
+        options = {
+            "cache": False,
+            "database_url": f"sqlite+aiosqlite:///{tmp_path}/chat-{len(threads)}.db",
             **overrides,
+        }
+        settings = settings_for_profile(
+            "optimized", llm_base_url=f"{upstream.url}/v1", secret=SECRET, **options
         )
         server = ServerThread(create_app(settings))
         server.start()

@@ -26,7 +26,7 @@ def _samples(text: str, name: str) -> list[str]:
 
 
 async def test_metrics_have_genai_names_and_llm_sized_buckets_after_traffic(monitored_server):
-    server = monitored_server()
+    server = monitored_server(cache=True, cache_semantic=False)
     async with server.client() as client:
         for i in range(3):
             chat = await client.post(
@@ -52,6 +52,10 @@ async def test_metrics_have_genai_names_and_llm_sized_buckets_after_traffic(moni
         'http_route="/api/chat"' in line and 'http_response_status_code="200"' in line
         for line in _samples(text, "http_server_request_duration_seconds_count")
     )
+    assert 'chatopt_cache_lookups_total{layer="any",result="miss"} 3.0' in text
+    decisions = _samples(text, "chatopt_route_decisions_total")
+    assert sum(float(line.split()[-1]) for line in decisions) == 3
+    assert any(float(line.split()[-1]) > 0 for line in _samples(text, "chatopt_llm_cost_usd_total"))
     for name in (
         "chatopt_event_loop_lag_seconds",
         "chatopt_circuit_breaker_state",
