@@ -163,22 +163,25 @@ def write_messages(
 ) -> WriteResult:
     """Store a batch of appends in the caller's transaction.
 
-    Each conversation row is touched first (``updated_at``), in id order so concurrent
-    batches lock rows in the same order; an archived conversation is restored to the warm
-    tier before its new messages land. Then every message goes in with one executemany.
+    Every conversation row is touched first (``updated_at``) in one UPDATE, which also
+    locks them (in key order) against a concurrent move to the cold tier; an archived
+    conversation is restored to the warm tier before its new messages land. Then every
+    message goes in with one executemany: two statements per batch, however large.
     """
-    unknown: set[str] = set()
-    for conversation_id in sorted({conversation_id for conversation_id, _ in batch}):
-        archived = connection.execute(
+    wanted = sorted({conversation_id for conversation_id, _ in batch})
+    touched = dict(
+        connection.execute(
             update(conversations)
-            .where(conversations.c.id == conversation_id)
+            .where(conversations.c.id.in_(wanted))
             .values(updated_at=now)
-            .returning(conversations.c.archived)
-        ).scalar_one_or_none()
-        if archived is None:
-            unknown.add(conversation_id)
-        elif archived:
-            restore_archived(connection, conversation_id)
+            .returning(conversations.c.id, conversations.c.archived)
+        ).all()
+    )
+    unknown = set(wanted) - set(touched)
+    for conversation_id in sorted(
+        conversation_id for conversation_id, archived in touched.items() if archived
+    ):
+        restore_archived(connection, conversation_id)
     rows = [
         _message_row(message)
         for conversation_id, items in batch
