@@ -75,7 +75,10 @@ def classify(message: str, history_messages: int = 0) -> RouteDecision:
         signals.append(("math", 2))
     if _PROOF.search(message):
         signals.append(("proof", 1))
-    if _ANALYSIS.search(message):
+    analysis_terms = {m.group(0).lower() for m in _ANALYSIS.finditer(message)}
+    if len(analysis_terms) >= 2:  # several asks for depth (compare + strategy + in detail...)
+        signals.append(("deep-analysis", 3))
+    elif analysis_terms:
         signals.append(("analysis", 2))
     if _MULTI_STEP.search(message):
         signals.append(("multi-step", 1))
