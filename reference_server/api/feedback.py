@@ -30,6 +30,7 @@ def _field(body: dict[str, Any], name: str) -> str:
 
 
 async def feedback(request: Request) -> JSONResponse:
+    """Rate an answer up or down; down removes it from the answer cache (see the module docstring)."""
     services = services_of(request)
     identity = require_identity(request)
     body = await read_json_body(request, services.settings.max_body_bytes)
