@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ import websockets
 from reference_server.realtime import Realtime
 from tests.realtime.harness import (
     ScriptedRunner,
+    eventually,
     realtime_settings,
     recv,
     recv_stream,
@@ -116,3 +118,28 @@ async def test_without_redis_an_instance_keeps_serving_its_own_streams(private_r
     assert [f["type"] for f in frames] == ["token"] * 3 + ["final"]
     assert [e["type"] for e in polled] == ["token"] * 3 + ["final"]
     assert missing.status_code == 404
+
+
+async def test_instances_share_streams_again_once_redis_is_back(private_redis) -> None:
+    runner = ScriptedRunner(chunks=3, delay_s=0.01)
+    async with two_instances(private_redis.url, "rt-restart:", runner) as (a, host_a, b, host_b):
+        settings = a.settings
+        private_redis.stop()
+        async with httpx.AsyncClient(base_url=f"http://{host_b}") as on_b:
+            during = await on_b.post(MESSAGES, headers=auth(settings), json={"message": "redis is down"})
+            assert during.status_code == 202
+            events = await poll_all(on_b, during.json()["stream_id"], auth(settings))
+            assert events[-1]["type"] == "final"
+        private_redis.start()
+        fanouts = (a.hub.fanout, b.hub.fanout)
+        await eventually(lambda: all(f.subscribed.is_set() for f in fanouts), within_s=10)
+        await asyncio.sleep(a.hub.redis_retry_s)
+        runner.delay_s = 0.2
+        async with httpx.AsyncClient(base_url=f"http://{host_b}") as on_b:
+            after = await on_b.post(MESSAGES, headers=auth(settings), json={"message": "redis is back"})
+        # Waiting for the final event (seq 4) on A needs a Pub/Sub wake-up: without one this
+        # long poll would sit out its 30 s and trip the 10 s bound.
+        async with httpx.AsyncClient(base_url=f"http://{host_a}", timeout=40) as on_a, asyncio.timeout(10):
+            polled = await on_a.get(f"/api/realtime/streams/{after.json()['stream_id']}/poll",
+                                    params={"after_seq": 3, "wait_s": 30}, headers=auth(settings))
+    assert polled.json()["events"][0]["type"] == "final" and polled.json()["done"]
