@@ -334,6 +334,23 @@ def start_server(kind: str) -> tuple[subprocess.Popen, int]:
     raise RuntimeError(f"the {kind} server did not start")
 
 
+def print_medians(runs: list[list[LevelResult]]) -> None:
+    """Per level and server: the median over runs of each run's percentiles."""
+    print(f"median of {len(runs)} runs")
+    print(f"{'streams':>7} {'server':>6} {'TTFT err P50':>12} {'P99':>8} {'total err P50':>13} {'P99':>8}")
+    for index, first in enumerate(runs[0]):
+        same = [run[index] for run in runs]
+
+        def median_of(metric: str, q: float, same: list[LevelResult] = same) -> float:
+            return statistics.median(percentile(getattr(r.samples, metric), q) for r in same)
+
+        print(
+            f"{first.streams:>7} {first.server:>6} {median_of('ttft_error_ms', 50):>10.2f}ms "
+            f"{median_of('ttft_error_ms', 99):>6.2f}ms {median_of('total_error_ms', 50):>11.2f}ms "
+            f"{median_of('total_error_ms', 99):>6.2f}ms"
+        )
+
+
 def print_table(results: list[LevelResult]) -> None:
     header = (
         f"{'streams':>7} {'server':>6} {'samples':>7} {'fail':>4} {'TTFT err P50':>12} {'P99':>8} "
@@ -350,6 +367,10 @@ def print_table(results: list[LevelResult]) -> None:
             f"{r.server_cpu:>6.0%} {r.client_cpu:>7.0%} {r.client_lag_p99_ms:>9.2f}ms"
         )
     print()
+    print_ratios(results)
+
+
+def print_ratios(results: list[LevelResult]) -> None:
     by_level: dict[int, dict[str, LevelResult]] = {}
     for r in results:
         by_level.setdefault(r.streams, {})[r.server] = r
@@ -362,7 +383,7 @@ def print_table(results: list[LevelResult]) -> None:
 
 
 async def main_async(
-    levels: list[int], window_s: float, servers: dict[str, tuple[int, int]]
+    levels: list[int], window_s: float, servers: dict[str, tuple[int, int]], seed: int
 ) -> list[LevelResult]:
     jobs = build_jobs({name: port for name, (port, _) in servers.items()})
     results = []
@@ -371,8 +392,8 @@ async def main_async(
         for server in order if index % 2 == 0 else order[::-1]:
             port, pid = servers[server]
             print(f"... {streams} streams against {server}", file=sys.stderr, flush=True)
-            window = max(window_s, 20.0) if streams == 1 else window_s
-            results.append(await run_level(server, port, pid, streams, jobs, window, seed=streams))
+            window = max(window_s, 30.0) if streams == 1 else window_s
+            results.append(await run_level(server, port, pid, streams, jobs, window, seed=seed + streams))
             await asyncio.sleep(2)
     return results
 
@@ -383,61 +404,66 @@ def main() -> None:
     )
     parser.add_argument("--levels", default="1,100,1000", help="comma-separated concurrent stream counts")
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured per level and server")
-    parser.add_argument("--json", type=Path, help="also write the raw percentiles here")
+    parser.add_argument("--repeat", type=int, default=1, help="run the sweep this many times; report medians")
+    parser.add_argument("--json", type=Path, help="also write every run's percentiles here")
     parser.add_argument("--serve", choices=["mock", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     if args.serve:
         (serve_mock if args.serve == "mock" else serve_bare)(args.port)
         return
     levels = [int(level) for level in args.levels.split(",")]
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
     processes = {}
+    runs: list[list[LevelResult]] = []
     try:
         for kind in ("mock", "bare"):
-            process, port = start_server(kind)
-            processes[kind] = (process, port)
+            processes[kind] = start_server(kind)
         servers = {kind: (port, process.pid) for kind, (process, port) in processes.items()}
-        try:
-            import uvloop
-
-            runner = uvloop.run
-        except ImportError:
-            runner = asyncio.run
-        print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {psutil.cpu_count()} CPUs", file=sys.stderr)
-        results = runner(main_async(levels, args.window, servers))
+        for run in range(args.repeat):
+            print(
+                f"run {run + 1}: load {os.getloadavg()[0]:.2f} (1 min), {psutil.cpu_count()} CPUs",
+                file=sys.stderr,
+            )
+            runs.append(runner(main_async(levels, args.window, servers, seed=run * 10_000)))
+            print_table(runs[-1])
+            print()
     finally:
         for process, _ in processes.values():
             process.terminate()
             process.wait(timeout=15)
-    print_table(results)
+    if len(runs) > 1:
+        print_medians(runs)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                [
-                    {
-                        "server": r.server,
-                        "streams": r.streams,
-                        "samples": len(r.samples.ttft_error_ms),
-                        "failures": r.samples.failures,
-                        "ttft_error_ms": {
-                            "p50": percentile(r.samples.ttft_error_ms, 50),
-                            "p99": percentile(r.samples.ttft_error_ms, 99),
-                        },
-                        "total_error_ms": {
-                            "p50": percentile(r.samples.total_error_ms, 50),
-                            "p99": percentile(r.samples.total_error_ms, 99),
-                        },
-                        "server_cpu": r.server_cpu,
-                        "client_cpu": r.client_cpu,
-                        "client_lag_p99_ms": r.client_lag_p99_ms,
-                    }
-                    for r in results
-                ],
-                indent=2,
-            )
-        )
+        args.json.write_text(json.dumps([[result_record(r) for r in run] for run in runs], indent=2))
+
+
+def result_record(r: LevelResult) -> dict:
+    """One level's figures as JSON-ready data."""
+    return {
+        "server": r.server,
+        "streams": r.streams,
+        "samples": len(r.samples.ttft_error_ms),
+        "failures": r.samples.failures,
+        "ttft_error_ms": {
+            "p50": percentile(r.samples.ttft_error_ms, 50),
+            "p99": percentile(r.samples.ttft_error_ms, 99),
+        },
+        "total_error_ms": {
+            "p50": percentile(r.samples.total_error_ms, 50),
+            "p99": percentile(r.samples.total_error_ms, 99),
+        },
+        "server_cpu": r.server_cpu,
+        "client_cpu": r.client_cpu,
+        "client_lag_p99_ms": r.client_lag_p99_ms,
+    }
 
 
 if __name__ == "__main__":
