@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from reference_server.storage.base import Message, UnknownConversation
 from reference_server.storage.operations import WriteResult
 from reference_server.storage.records import StoredMessage
+from reference_server.storage.retries import is_transient
 
 #: Writes one batch in one transaction.
 BatchWriter = Callable[[Sequence[tuple[str, Sequence[Message]]]], Awaitable[WriteResult]]
@@ -105,8 +106,10 @@ class GroupCommitBuffer:
         try:
             result = await self._write([(item.conversation_id, item.messages) for item in batch])
         except Exception as error:
-            if len(batch) == 1:
-                _fail(batch[0], error)
+            if len(batch) == 1 or is_transient(error):
+                # The database stayed away for the whole retry window: nobody is acknowledged.
+                for item in batch:
+                    _fail(item, error)
                 return
             # One bad append must not sink the others: write them one by one.
             for item in batch:
