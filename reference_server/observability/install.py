@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -56,7 +58,9 @@ def attach_monitoring(app: Starlette, services: Services) -> None:
 
     def read_components() -> ComponentCounts:
         current = getattr(app.state, "services", None)
-        return component_counts(current) if current is not None else ComponentCounts()
+        if current is None:
+            return ComponentCounts()
+        return component_counts(current, getattr(app.state, "realtime", None))
 
     if not getattr(app.state, "gauges_exported", False):
         services.metrics.watch_loop_lag(read_lag)
@@ -64,8 +68,8 @@ def attach_monitoring(app: Starlette, services: Services) -> None:
         app.state.gauges_exported = True
 
 
-def component_counts(services: Services) -> ComponentCounts:
-    """The cache's and router's own counters, when those components are on."""
+def component_counts(services: Services, realtime: object | None = None) -> ComponentCounts:
+    """The cache's, router's and WebSocket registry's own counters, when those components are on."""
     cache_stats = getattr(getattr(services.cache, "cache", services.cache), "stats", None)
     router_stats = getattr(getattr(services.router, "router", services.router), "stats", None)
     counts = ComponentCounts()
@@ -79,4 +83,7 @@ def component_counts(services: Services) -> ComponentCounts:
             cache_hits=counts.cache_hits, cache_misses=counts.cache_misses,
             route_decisions=dict(router_stats.decisions), cost_usd=dict(router_stats.cost_usd),
         )
+    registry = getattr(realtime, "registry", None)
+    if registry is not None:
+        counts = dataclasses.replace(counts, websocket_dead_dropped=registry.dropped_dead)
     return counts

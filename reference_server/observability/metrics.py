@@ -66,6 +66,7 @@ class ComponentCounts:
     cache_misses: int = 0
     route_decisions: dict[str, int] = field(default_factory=dict)  # tier -> decisions
     cost_usd: dict[str, float] = field(default_factory=dict)  # model -> dollars
+    websocket_dead_dropped: int = 0
 
 
 class _ComponentCollector(Collector):
@@ -75,7 +76,7 @@ class _ComponentCollector(Collector):
         self.read = read
 
     @staticmethod
-    def _families() -> tuple[CounterMetricFamily, CounterMetricFamily, CounterMetricFamily]:
+    def _families() -> tuple[CounterMetricFamily, ...]:
         return (
             CounterMetricFamily("chatopt_cache_lookups", "Answer-cache lookups by layer and result",
                                 labels=["layer", "result"]),
@@ -83,13 +84,15 @@ class _ComponentCollector(Collector):
                                 labels=["tier"]),
             CounterMetricFamily("chatopt_llm_cost_usd", "Estimated LLM spend in US dollars",
                                 labels=["model"]),
+            CounterMetricFamily("chatopt_websocket_dead_peers_dropped",
+                                "WebSocket peers closed by the heartbeat after going silent"),
         )
 
     def describe(self):  # noqa: ANN201 - prometheus_client's collector protocol
         yield from self._families()
 
     def collect(self):  # noqa: ANN201
-        cache, routes, cost = self._families()
+        cache, routes, cost, dead = self._families()
         counts = self.read()
         for layer, hits in counts.cache_hits.items():
             cache.add_metric([layer, "hit"], hits)
@@ -98,7 +101,8 @@ class _ComponentCollector(Collector):
             routes.add_metric([tier], decisions)
         for model, dollars in counts.cost_usd.items():
             cost.add_metric([model], dollars)
-        yield from (cache, routes, cost)
+        dead.add_metric([], counts.websocket_dead_dropped)
+        yield from (cache, routes, cost, dead)
 
 
 class ServerMetrics:

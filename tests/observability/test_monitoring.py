@@ -61,6 +61,7 @@ async def test_metrics_have_genai_names_and_llm_sized_buckets_after_traffic(moni
         "chatopt_circuit_breaker_state",
         "chatopt_inflight_requests",
         "chatopt_websocket_connections",
+        "chatopt_websocket_dead_peers_dropped_total",
     ):
         assert _samples(text, name), name
 
