@@ -92,6 +92,9 @@ class ServerSettings(BaseModel):
 
     # P2 cache.
     cache_semantic: bool = True
+    # Semantic-layer embeddings: offline MiniLM when unset, else this OpenAI-compatible /v1 base URL.
+    cache_embeddings_url: str | None = None
+    cache_embeddings_model: str = "text-embedding-3-small"
     # Cosine threshold of the semantic layer; 0.80 is what `chatopt cache-eval` recommends for the
     # offline MiniLM model with the trap guard (docs/BENCHMARKS.md); at 0.90 a third of paraphrases miss.
     cache_threshold: float = Field(0.80, gt=0, le=1)

@@ -215,7 +215,7 @@ class ChatCache:
     async def _reload(self) -> None:
         assert self.vector_store is not None
         position = await self.vector_store.position()
-        self.index = VectorIndex(max_entries=self.index.max_entries)
+        self.index = VectorIndex(self.index.dimensions, max_entries=self.index.max_entries)
         for entry in await self.vector_store.load_all(self._clock()):
             self.index.add(entry)
         self._position = position

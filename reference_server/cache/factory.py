@@ -23,8 +23,9 @@ def build_cache(
 ) -> ChatCache:
     """Redis-backed when a client is given (shared, persistent), else an in-process LRU.
 
-    ``embed`` defaults to the offline MiniLM model; the semantic layer is off when
-    ``settings.cache_semantic`` is false.
+    ``embed`` defaults to the offline MiniLM model, or the OpenAI-compatible endpoint at
+    ``settings.cache_embeddings_url``; the semantic layer is off when ``settings.cache_semantic``
+    is false.
     """
     exact: ExactStore
     if redis_client is not None:
@@ -35,9 +36,7 @@ def build_cache(
     vector_store = None
     if settings.cache_semantic:
         if embed is None:
-            from chatopt.embeddings import get_embedder
-
-            embed = get_embedder().embed
+            embed = default_embed_function(settings)
         embedder = EmbeddingBatcher(embed)
         if redis_client is not None:
             vector_store = RedisVectorStore(redis_client, key_prefix)
@@ -50,6 +49,18 @@ def build_cache(
         ttl_dynamic_s=settings.cache_ttl_dynamic_s,
         max_entries=settings.cache_max_entries,
     )
+
+
+def default_embed_function(settings: ServerSettings) -> EmbedFunction:
+    """The embedding function the settings ask for (loads the offline model on first call)."""
+    if settings.cache_embeddings_url:
+        from reference_server.cache.remote_embedder import RemoteEmbedder
+
+        url, model = settings.cache_embeddings_url, settings.cache_embeddings_model
+        return RemoteEmbedder(url, model, settings.llm_api_key).embed
+    from chatopt.embeddings import get_embedder
+
+    return get_embedder().embed
 
 
 def scope_for(

@@ -12,7 +12,7 @@ import asyncio
 
 from reference_server.cache.admission import CompletedAnswer
 from reference_server.cache.chat_cache import CacheLookup, ChatCache
-from reference_server.cache.factory import build_cache, scope_for
+from reference_server.cache.factory import build_cache, default_embed_function, scope_for
 from reference_server.cache.keys import CacheScope
 from reference_server.chat.hooks import CachedAnswer
 from reference_server.chat.turn import Turn
@@ -75,10 +75,8 @@ async def attach_cache(services: Services) -> None:
     if not settings.cache:
         return
     embed = None
-    if settings.cache_semantic:
-        from chatopt.embeddings import get_embedder
-
-        embed = (await asyncio.to_thread(get_embedder)).embed  # loading the model must not block the loop
+    if settings.cache_semantic:  # loading the offline model must not block the loop
+        embed = await asyncio.to_thread(default_embed_function, settings)
     cache = build_cache(settings, services.redis, embed=embed)
     await cache.start()
     services.cache = PipelineCache(cache, settings)

@@ -74,8 +74,8 @@ class _Partition:
 class VectorIndex:
     """Partitioned exact nearest-neighbour search over unit vectors."""
 
-    def __init__(self, dimensions: int = 384, max_entries: int = 100_000) -> None:
-        self.dimensions = dimensions
+    def __init__(self, dimensions: int | None = None, max_entries: int = 100_000) -> None:
+        self.dimensions = dimensions  # None: taken from the first vector added
         self.max_entries = max_entries
         self._partitions: dict[str, _Partition] = {}
         self._where: OrderedDict[str, str] = OrderedDict()  # entry id -> partition, oldest first
@@ -88,6 +88,8 @@ class VectorIndex:
 
     def add(self, entry: VectorEntry) -> list[str]:
         """Insert (or replace) ``entry``; returns the ids evicted to stay within ``max_entries``."""
+        if self.dimensions is None:
+            self.dimensions = int(entry.vector.shape[0])
         if entry.vector.shape != (self.dimensions,):
             raise ValueError(f"vector must have shape ({self.dimensions},), got {entry.vector.shape}")
         self.remove(entry.id)
