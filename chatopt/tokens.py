@@ -134,9 +134,7 @@ def _load_ranks(name: str) -> dict[bytes, int]:
 def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
     """Return the named encoding, loaded once per process from shipped rank files."""
     if name not in ENCODINGS:
-        raise ChatoptError(
-            f"unknown encoding {name!r}", hint=f"choose one of: {', '.join(ENCODINGS)}"
-        )
+        raise ChatoptError(f"unknown encoding {name!r}", hint=f"choose one of: {', '.join(ENCODINGS)}")
     encoding = _cache.get(name)
     if encoding is None:
         with _lock:
@@ -184,7 +182,9 @@ def decode(tokens: Iterable[int], *, model: str | None = None, encoding: str | N
     return _resolve(model, encoding).decode(list(tokens))
 
 
-def decode_each(tokens: Iterable[int], *, model: str | None = None, encoding: str | None = None) -> list[bytes]:
+def decode_each(
+    tokens: Iterable[int], *, model: str | None = None, encoding: str | None = None
+) -> list[bytes]:
     """The bytes of each token id on its own (a token may be part of a UTF-8 character)."""
     return _resolve(model, encoding).decode_tokens_bytes(list(tokens))
 
@@ -197,7 +197,9 @@ def _content_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            part.get("text", "") for part in content if isinstance(part, Mapping) and part.get("type") == "text"
+            part.get("text", "")
+            for part in content
+            if isinstance(part, Mapping) and part.get("type") == "text"
         )
     raise ChatoptError(
         f"message content must be a string or a list of parts, not {type(content).__name__}",

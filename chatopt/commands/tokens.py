@@ -22,16 +22,21 @@ def tokens(
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Count the text of this file.")] = None,
     chat: Annotated[
-        Path | None, typer.Option("--chat", help="A JSON file with an OpenAI messages array (or {messages: [...]}).")
+        Path | None,
+        typer.Option("--chat", help="A JSON file with an OpenAI messages array (or {messages: [...]})."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object instead of the number.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON object instead of the number.")
+    ] = False,
 ) -> None:
     """Count tokens exactly as OpenAI models do, offline.
 
     Examples: chatopt tokens "hello world" --model gpt-4o;
     cat prompt.txt | chatopt tokens; chatopt tokens --chat messages.json --json
     """
-    sources = [name for name, value in (("TEXT", text), ("--file", file), ("--chat", chat)) if value is not None]
+    sources = [
+        name for name, value in (("TEXT", text), ("--file", file), ("--chat", chat)) if value is not None
+    ]
     if len(sources) > 1:
         raise ChatoptError(f"give one input, not {' and '.join(sources)}")
     choice = token_counter.encoding_for_model(model)
@@ -46,7 +51,7 @@ def tokens(
             content = text
         else:
             if sys.stdin.isatty():
-                raise ChatoptError("no text given", hint='pass TEXT, --file, --chat, or pipe text on stdin')
+                raise ChatoptError("no text given", hint="pass TEXT, --file, --chat, or pipe text on stdin")
             content = sys.stdin.read()
         count = token_counter.count_text(content, encoding=encoding_name)
     if choice.is_fallback and encoding is None:

@@ -28,6 +28,7 @@ class Sample:
     chunks: int
     output_tokens: int
     tokens_source: str
+    prompt_tokens: int | None
     status: int
     ok: bool
     error_kind: str
@@ -69,6 +70,7 @@ def sample_from_exchange(
         chunks=len(exchange.chunk_times),
         output_tokens=tokens,
         tokens_source=source,
+        prompt_tokens=_prompt_tokens(exchange),
         status=exchange.status,
         ok=exchange.ok,
         error_kind=exchange.error_kind or "",
@@ -81,6 +83,13 @@ def sample_from_exchange(
         route=_first_header(exchange, ROUTE_HEADERS),
         worker=worker,
     )
+
+
+def _prompt_tokens(exchange: ChatExchange) -> int | None:
+    """Prompt tokens the server reported for this request (``usage``), if any."""
+    usage = exchange.usage or {}
+    value = usage.get("prompt_tokens", usage.get("input_tokens"))
+    return int(value) if isinstance(value, int | float) else None
 
 
 def _first_header(exchange: ChatExchange, names: Sequence[str]) -> str:
@@ -106,15 +115,17 @@ def read_samples(path: Path) -> list[Sample]:
     """Rows of a samples CSV written by :func:`write_samples`."""
     import pandas as pd
 
-    frame = pd.read_csv(path, keep_default_na=False, na_values={"ttft_ms": [""], "tpot_ms": [""]})
+    frame = pd.read_csv(path, keep_default_na=False, na_values={"ttft_ms": [""], "tpot_ms": [""], "prompt_tokens": [""]})
     missing = set(SAMPLE_COLUMNS) - set(frame.columns)
     if missing:
         raise ValueError(f"{path} lacks columns {sorted(missing)}")
     rows: list[Sample] = []
     for record in frame[list(SAMPLE_COLUMNS)].to_dict("records"):
-        for name in ("ttft_ms", "tpot_ms"):
+        for name in ("ttft_ms", "tpot_ms", "prompt_tokens"):
             if pd.isna(record[name]):
                 record[name] = None
+        if record["prompt_tokens"] is not None:
+            record["prompt_tokens"] = int(record["prompt_tokens"])
         record["ok"] = bool(record["ok"]) if not isinstance(record["ok"], str) else record["ok"] == "True"
         for name in ("itl_ms", "error_kind", "error", "conversation", "cache", "route", "worker"):
             record[name] = str(record[name])

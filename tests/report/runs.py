@@ -31,6 +31,7 @@ def synthetic_samples(
                 chunks=20 if ok else 0,
                 output_tokens=20 if ok else 0,
                 tokens_source="usage" if ok else "none",
+                prompt_tokens=40 if ok else None,
                 status=200 if ok else 503,
                 ok=ok,
                 error_kind="" if ok else "http",
