@@ -60,7 +60,9 @@ def attach_monitoring(app: Starlette, services: Services) -> None:
         current = getattr(app.state, "services", None)
         if current is None:
             return ComponentCounts()
-        return component_counts(current, getattr(app.state, "realtime", None))
+        counts = component_counts(current, getattr(app.state, "realtime", None))
+        shedder = getattr(app.state, "shedder", None)
+        return dataclasses.replace(counts, load_shed=shedder.shed_total) if shedder is not None else counts
 
     if not getattr(app.state, "gauges_exported", False):
         services.metrics.watch_loop_lag(read_lag)

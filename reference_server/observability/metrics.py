@@ -67,6 +67,7 @@ class ComponentCounts:
     route_decisions: dict[str, int] = field(default_factory=dict)  # tier -> decisions
     cost_usd: dict[str, float] = field(default_factory=dict)  # model -> dollars
     websocket_dead_dropped: int = 0
+    load_shed: int = 0
 
 
 class _ComponentCollector(Collector):
@@ -86,13 +87,14 @@ class _ComponentCollector(Collector):
                                 labels=["model"]),
             CounterMetricFamily("chatopt_websocket_dead_peers_dropped",
                                 "WebSocket peers closed by the heartbeat after going silent"),
+            CounterMetricFamily("chatopt_load_shed", "Requests refused by load shedding (503)"),
         )
 
     def describe(self):  # noqa: ANN201 - prometheus_client's collector protocol
         yield from self._families()
 
     def collect(self):  # noqa: ANN201
-        cache, routes, cost, dead = self._families()
+        cache, routes, cost, dead, shed = self._families()
         counts = self.read()
         for layer, hits in counts.cache_hits.items():
             cache.add_metric([layer, "hit"], hits)
@@ -102,7 +104,8 @@ class _ComponentCollector(Collector):
         for model, dollars in counts.cost_usd.items():
             cost.add_metric([model], dollars)
         dead.add_metric([], counts.websocket_dead_dropped)
-        yield from (cache, routes, cost, dead)
+        shed.add_metric([], counts.load_shed)
+        yield from (cache, routes, cost, dead, shed)
 
 
 class ServerMetrics:
@@ -137,7 +140,6 @@ class ServerMetrics:
         self.rate_limited = Counter(
             "chatopt_rate_limit_rejections", "Requests refused by a rate limit", ("policy",), registry=r,
         )
-        self.shed = Counter("chatopt_load_shed", "Requests refused by load shedding (503)", registry=r)
         self.input_rejections = Counter(
             "chatopt_input_rejections", "Messages refused by validation, spam or profanity checks",
             ("reason",), registry=r,

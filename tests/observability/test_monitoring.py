@@ -62,6 +62,7 @@ async def test_metrics_have_genai_names_and_llm_sized_buckets_after_traffic(moni
         "chatopt_inflight_requests",
         "chatopt_websocket_connections",
         "chatopt_websocket_dead_peers_dropped_total",
+        "chatopt_load_shed_total",
     ):
         assert _samples(text, name), name
 
