@@ -89,20 +89,17 @@ class ProfileRun:
 
 
 class Processes:
-    """Child processes of the run, stopped together."""
+    """Child processes of the run, stopped together; each one logs to ``<logs>/<name>.log``."""
 
-    def __init__(self) -> None:
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def start(self, args: list[str], env: dict[str, str]) -> None:
-        self.children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "chatopt", *args],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        with (self.logs / f"{name}.log").open("wb") as log:
+            self.children.append(
+                subprocess.Popen([sys.executable, "-m", "chatopt", *args], env=env, stdout=log, stderr=log)
             )
-        )
 
     def stop(self) -> None:
         for child in self.children:
@@ -230,45 +227,19 @@ def main() -> None:
 async def run(args: argparse.Namespace) -> None:
     secret = secrets.token_hex(16)
     env = {**os.environ, "CHATOPT_SECRET": secret, "CHATOPT_CONFIG": "/nonexistent/chatopt.toml"}
-    processes = Processes()
     workdir = Path(tempfile.mkdtemp(prefix="chatopt-bench-"))
+    processes = Processes(workdir)
     mock_port, base_port, opt_port = free_port(), free_port(), free_port()
-    llm = f"http://127.0.0.1:{mock_port}/v1"
+    common = ["--llm-base-url", f"http://127.0.0.1:{mock_port}/v1", "--log-level", "warning"]
+    # cache and routing off: the difference comes from P1, P4 and P5 alone; one client IP sends every request
+    optimized_switches = ["--set", "cache=false", "--set", "routing=false"]
+    optimized_switches += ["--set", "rate_ip_per_hour=100000000"]
     try:
-        processes.start(["mock-llm", "--port", str(mock_port)], env)
-        common = ["--llm-base-url", llm, "--log-level", "warning"]
-        processes.start(
-            [
-                "serve",
-                "--profile",
-                "baseline",
-                "--port",
-                str(base_port),
-                "--database-url",
-                f"sqlite+aiosqlite:///{workdir}/baseline.db",
-                *common,
-            ],
-            env,
-        )
-        processes.start(
-            [
-                "serve",
-                "--profile",
-                "optimized",
-                "--port",
-                str(opt_port),
-                "--database-url",
-                f"sqlite+aiosqlite:///{workdir}/optimized.db",
-                "--set",
-                "cache=false",
-                "--set",
-                "routing=false",
-                "--set",
-                "rate_ip_per_hour=100000000",
-                *common,
-            ],
-            env,
-        )
+        processes.start("mock-llm", ["mock-llm", "--port", str(mock_port)], env)
+        for name, port, extra in (("baseline", base_port, []), ("optimized", opt_port, optimized_switches)):
+            database = f"sqlite+aiosqlite:///{workdir}/{name}.db"
+            serve = ["serve", "--profile", name, "--port", str(port), "--database-url", database]
+            processes.start(name, [*serve, *common, *extra], env)
         await wait_ready(f"http://127.0.0.1:{mock_port}/v1/models")
         baseline = ProfileRun("baseline", f"http://127.0.0.1:{base_port}")
         optimized = ProfileRun("optimized", f"http://127.0.0.1:{opt_port}")
@@ -311,6 +282,7 @@ async def run(args: argparse.Namespace) -> None:
         await client_lag.stop()
     finally:
         processes.stop()
+        print(f"server and mock LLM logs: {workdir}")
 
     report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_lag.p99_ms)
 
