@@ -52,9 +52,11 @@ class _Decoder:
     def __init__(self, content_encoding: str) -> None:
         encoding = content_encoding.lower().strip()
         self.readable = encoding in ("", "identity", "gzip", "deflate")
-        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS) if (
-            encoding in ("gzip", "deflate")
-        ) else None
+        self._zlib = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+            if (encoding in ("gzip", "deflate"))
+            else None
+        )
 
     def feed(self, data: bytes) -> bytes:
         if not self.readable:
@@ -69,7 +71,11 @@ class _Decoder:
 
 
 class AnswerObserver:
-    """Follows a response as it streams: first content time, answer text, usage."""
+    """Follows a response as it streams: first content time, answer text, usage.
+
+    ``feed`` only notes each chunk and when it was forwarded, so the forwarding path stays
+    as cheap as a list append; ``finish`` (run off the event loop) does all the parsing.
+    """
 
     MAX_BODY = 8 * 1024 * 1024
 
@@ -77,37 +83,41 @@ class AnswerObserver:
         self.sse = "text/event-stream" in content_type.lower()
         self._decoder = _Decoder(content_encoding)
         self._started = started
+        self._received: list[tuple[float, bytes]] = []
+        self._size = 0
         self._buffer = bytearray()
         self._parts: list[str] = []
         self.first_content_ms: float | None = None
         self.usage: dict[str, Any] | None = None
         self.model: str | None = None
-        self.chunks = 0
+
+    @property
+    def chunks(self) -> int:
+        return len(self._received)
 
     def feed(self, data: bytes) -> None:
-        """Look at one chunk just forwarded to the backend."""
-        self.chunks += 1
-        plain = self._decoder.feed(data)
-        if not plain:
-            return
-        if not self.sse:
-            if len(self._buffer) < self.MAX_BODY:
-                self._buffer.extend(plain)
-            return
-        self._buffer.extend(plain.replace(b"\r\n", b"\n"))
-        while True:
-            end = self._buffer.find(b"\n\n")
-            if end < 0:
-                break
-            event = bytes(self._buffer[:end])
-            del self._buffer[: end + 2]
-            self._read_event(event)
+        """Note one chunk just forwarded to the backend (parsed later, in :meth:`finish`)."""
+        if self._size < self.MAX_BODY:
+            self._received.append((time.perf_counter(), data))
+            self._size += len(data)
 
     def finish(self) -> None:
-        """The response ended: parse a JSON body, or a last unterminated event."""
+        """Parse what was forwarded: SSE events with their arrival times, or one JSON body."""
+        for at, data in self._received:
+            plain = self._decoder.feed(data)
+            if not plain:
+                continue
+            if not self.sse:
+                self._buffer.extend(plain)
+                continue
+            self._buffer.extend(plain.replace(b"\r\n", b"\n"))
+            while (end := self._buffer.find(b"\n\n")) >= 0:
+                event = bytes(self._buffer[:end])
+                del self._buffer[: end + 2]
+                self._read_event(event, at)
         if self.sse:
             if self._buffer.strip():
-                self._read_event(bytes(self._buffer))
+                self._read_event(bytes(self._buffer), self._received[-1][0])
             return
         try:
             payload = json.loads(self._buffer) if self._buffer else None
@@ -116,13 +126,13 @@ class AnswerObserver:
         if isinstance(payload, dict):
             self._read_payload(payload, delta=False)
             if self._parts:
-                self.first_content_ms = (time.perf_counter() - self._started) * 1000
+                self.first_content_ms = (self._received[-1][0] - self._started) * 1000
 
     @property
     def answer(self) -> str | None:
         return "".join(self._parts) if self._parts or self.sse else None
 
-    def _read_event(self, event: bytes) -> None:
+    def _read_event(self, event: bytes, at: float) -> None:
         data = b"".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
         if not data or data == b"[DONE]":
             return
@@ -134,7 +144,7 @@ class AnswerObserver:
             had_content = bool(self._parts)
             self._read_payload(payload, delta=True)
             if not had_content and self._parts and self.first_content_ms is None:
-                self.first_content_ms = (time.perf_counter() - self._started) * 1000
+                self.first_content_ms = (at - self._started) * 1000
 
     def _read_payload(self, payload: dict[str, Any], *, delta: bool) -> None:
         if isinstance(payload.get("model"), str):

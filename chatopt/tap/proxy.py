@@ -28,8 +28,17 @@ from chatopt.tap.faults import Fault, FaultPlan
 from chatopt.tap.observe import AnswerObserver, RequestFacts, request_facts
 
 HOP_BY_HOP = frozenset(
-    {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
-     b"transfer-encoding", b"upgrade", b"host"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+    }
 )
 
 
@@ -120,8 +129,12 @@ class TapProxy:
 
     async def _proxy(self, scope: dict, receive: Callable, send: Callable) -> None:
         exchange = _Exchange(
-            call_id=self._take_id(), started_at=time.time(), started=time.perf_counter(),
-            method=scope["method"], path=scope["path"], body=await self._read_body(receive),
+            call_id=self._take_id(),
+            started_at=time.time(),
+            started=time.perf_counter(),
+            method=scope["method"],
+            path=scope["path"],
+            body=await self._read_body(receive),
         )
         exchange.fault = fault = self.faults.take(exchange.path)
         if fault is not None and fault.delay_s:
@@ -150,11 +163,13 @@ class TapProxy:
         )
         sent = 0
         try:
-            await send({
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP],
-            })
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP],
+                }
+            )
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
@@ -174,8 +189,6 @@ class TapProxy:
 
     def _finish(self, exchange: _Exchange, status: int, observer: AnswerObserver | None, sent: int) -> None:
         duration_ms = (time.perf_counter() - exchange.started) * 1000
-        if observer is not None:
-            observer.finish()
         with self._settled:
             self._inflight += 1  # the record is not written yet: keep the tap unsettled
         self._recorder.submit(self._record, exchange, status, observer, sent, duration_ms)
@@ -200,15 +213,26 @@ class TapProxy:
     def _build_call(
         self, exchange: _Exchange, status: int, observer: AnswerObserver | None, sent: int, duration_ms: float
     ) -> AICall:
+        if observer is not None:
+            observer.finish()
         facts = request_facts(exchange.path, exchange.body)
         answer = observer.answer if observer is not None else None
         model = facts.model or (observer.model if observer else None)
         call = AICall(
-            id=exchange.call_id, started_at=exchange.started_at, method=exchange.method, path=exchange.path,
-            kind=facts.kind, status=status, model=model, stream=facts.stream,
+            id=exchange.call_id,
+            started_at=exchange.started_at,
+            method=exchange.method,
+            path=exchange.path,
+            kind=facts.kind,
+            status=status,
+            model=model,
+            stream=facts.stream,
             duration_ms=round(duration_ms, 3),
-            request_bytes=len(exchange.body), response_bytes=sent, chunks=observer.chunks if observer else 0,
-            fault=exchange.fault.label if exchange.fault else None, error=exchange.error,
+            request_bytes=len(exchange.body),
+            response_bytes=sent,
+            chunks=observer.chunks if observer else 0,
+            fault=exchange.fault.label if exchange.fault else None,
+            error=exchange.error,
         )
         if observer is not None:
             if observer.first_content_ms is not None:
@@ -277,9 +301,11 @@ def _describe_chat(
 
 
 async def _respond(send: Callable, status: int, body: bytes) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
