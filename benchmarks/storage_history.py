@@ -5,7 +5,8 @@ and Redis; creates and drops a database of its own and cleans its Redis keys).
 
 Part 1 loads the newest page of 50 messages of conversations holding ``--messages``
 messages each, from every tier, interleaved request by request so machine noise hits
-all tiers alike:
+all tiers alike (latency), then with ``--clients`` concurrent loaders per tier (loads/s,
+where the baseline's blocking driver serializes everything on the event loop):
 
 - hot: the Redis hot tier (TieredChatStore);
 - warm: PostgreSQL through the async store (keyset page, compound index, LIMIT 51);
@@ -77,6 +78,20 @@ async def seed(store: ChatStore, count: int, per_conversation: int) -> list[str]
     return ids
 
 
+async def concurrent_rate(
+    load: Callable[[str], Awaitable[Page[Message]]], ids: list[str], clients: int, total: int
+) -> float:
+    """History loads per second with ``clients`` concurrent loaders (``total`` loads in all)."""
+
+    async def client(offset: int) -> None:
+        for index in range(offset, total, clients):
+            await load(ids[index % len(ids)])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(offset) for offset in range(clients)))
+    return total / (time.perf_counter() - started)
+
+
 async def history_loads(database_url: str, args: argparse.Namespace, redis_prefix: str) -> None:
     warm = SqlChatStore(database_url, secret=SECRET, batch_writes=False)
     baseline = BlockingSqlStore(database_url, secret=SECRET)
@@ -129,17 +144,24 @@ async def history_loads(database_url: str, args: argparse.Namespace, redis_prefi
                 assert len(page.items) == PAGE
         assert hot.hot_hits - hits_before == 2 * args.rounds, "the hot tier missed"
 
+        rates: dict[str, float] = {}
+        for name, (load, ids) in tiers.items():
+            rates[name] = await concurrent_rate(load, ids, args.clients, args.rounds)
+
         warm_p50 = statistics.median(samples["warm (PostgreSQL)"])
         print(
             f"\nHistory load (ownership check + newest page of {PAGE}), {args.messages} messages each, "
             f"{args.rounds} loads per tier, interleaved"
         )
-        print(f"{'tier':32} {'P50 ms':>8} {'P95 ms':>8} {'P99 ms':>8} {'P50 vs warm':>12}")
+        print(
+            f"{'tier':32} {'P50 ms':>8} {'P95 ms':>8} {'P99 ms':>8} {'P50 vs warm':>12} "
+            f"{f'loads/s x{args.clients}':>14}"
+        )
         for name, values in samples.items():
             p50 = statistics.median(values)
             print(
                 f"{name:32} {p50:8.2f} {percentile(values, 0.95):8.2f} {percentile(values, 0.99):8.2f} "
-                f"{p50 / warm_p50:11.2f}x"
+                f"{p50 / warm_p50:11.2f}x {rates[name]:14.0f}"
             )
     finally:
         await hot.hot.forget(active + idle)
@@ -223,6 +245,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=400, help="history loads per tier")
     parser.add_argument("--conversations", type=int, default=20, help="conversations per tier")
     parser.add_argument("--messages", type=int, default=400, help="messages per conversation")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent loaders for the loads/s column")
     parser.add_argument("--appends", type=int, default=3000, help="appends per insert mode")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent appending requests")
     parser.add_argument("--batch-size", type=int, default=64, help="group-commit batch size (messages)")
