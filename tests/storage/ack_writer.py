@@ -1,7 +1,7 @@
 """A chat writer to be SIGKILLed: prints ``ack <id>`` only after ``append_messages`` returned.
 
-Run as ``python -m tests.storage.ack_writer DATABASE_URL PROFILE``; the durability test
-kills it mid-run and checks that every acknowledged id is in the database.
+Run as ``python -m tests.storage.ack_writer DATABASE_URL PROFILE [REDIS_URL]``; the
+durability test kills it mid-run and checks that every acknowledged id is in the database.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ WRITERS = 4
 APPENDS_PER_WRITER = 5000
 
 
-async def main(database_url: str, profile: str) -> None:
-    store = build_store(settings_for_profile(profile, database_url=database_url))  # type: ignore[arg-type]
+async def main(database_url: str, profile: str, redis_url: str | None) -> None:
+    settings = settings_for_profile(profile, database_url=database_url, redis_url=redis_url)  # type: ignore[arg-type]
+    store = build_store(settings)
     await store.start()
     conversation = await store.create_conversation("alice", "killed mid-run")
     print("conversation", conversation.id, flush=True)
@@ -37,4 +38,4 @@ async def main(database_url: str, profile: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

@@ -26,6 +26,7 @@ from reference_server.storage.blocking_store import BlockingSqlStore
 from reference_server.storage.engines import create_async
 from reference_server.storage.schema import messages
 from reference_server.storage.sql_store import SqlChatStore
+from tests.services import PrivateRedis
 from tests.storage.conftest import SECRET
 from tests.storage.private_postgres import PrivatePostgres
 
@@ -146,10 +147,19 @@ async def test_a_postgres_crash_and_restart_loses_no_acknowledged_message(
     assert set(acked) <= await _stored_ids(private_postgres.url, conversation.id)
 
 
-def _kill_after_acks(database_url: str, profile: str, wanted: int) -> tuple[str, list[str]]:
+def _kill_after_acks(
+    database_url: str, profile: str, wanted: int, redis_url: str | None = None
+) -> tuple[str, list[str]]:
     """Run the ack writer, SIGKILL it once ``wanted`` acks were printed; (conversation id, acked ids)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.storage.ack_writer", database_url, profile],
+        [
+            sys.executable,
+            "-m",
+            "tests.storage.ack_writer",
+            database_url,
+            profile,
+            *([redis_url] if redis_url else []),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -184,3 +194,14 @@ async def test_a_server_killed_after_acknowledging_keeps_every_acked_message(
     conversation_id, acked = await asyncio.to_thread(_kill_after_acks, database_url, profile, 150)
     stored = await _stored_ids(database_url, conversation_id)
     assert set(acked) <= stored
+
+
+@pytest.mark.slow
+@pytest.mark.services
+async def test_a_tiered_server_killed_after_acknowledging_keeps_every_acked_message(
+    database_url: str, private_redis: PrivateRedis
+) -> None:
+    conversation_id, acked = await asyncio.to_thread(
+        _kill_after_acks, database_url, "optimized", 150, private_redis.url
+    )
+    assert set(acked) <= await _stored_ids(database_url, conversation_id)
