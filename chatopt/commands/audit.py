@@ -95,6 +95,13 @@ def audit(
         lang=lang,
         prices=prices,
     )
+    if tap_port is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ChatoptError(
+                f"cannot create {out}: {exc.strerror}", hint="pass a writable --out directory"
+            ) from exc
     console = Console()
     probes = intrusive_probes(options)
     if probes:
