@@ -100,6 +100,15 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _json_array(items: list[Any]) -> list[Any]:
+    """Decode a list of JSON documents with one parser call (they arrive as bytes or str)."""
+    if not items:
+        return []
+    if isinstance(items[0], bytes):
+        return json.loads(b"[" + b",".join(items) + b"]")
+    return json.loads("[" + ",".join(items) + "]")
+
+
 def _conversation_json(conversation: Conversation | None) -> str:
     if conversation is None:
         return ""
@@ -155,7 +164,7 @@ class RedisHotTier:
             filled=_text(filled) == "1",
             complete=_text(complete) == "1",
             conversation=_conversation_from(_text(conversation)),
-            messages=[StoredMessage.from_dict(json.loads(item)) for item in items],
+            messages=[StoredMessage.from_dict(item) for item in _json_array(items)],
         )
 
     async def fill(
