@@ -23,7 +23,8 @@ def install_monitoring(app: Starlette, settings: ServerSettings) -> None:
         return
     metrics = metrics_of(app)
     configure_json_logging()
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics,
+                       tracing=lambda: getattr(app.state, "tracing", None))
 
     async def store_answers() -> bool:
         services: Services = app.state.services

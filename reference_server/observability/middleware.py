@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_server.observability.metrics import ServerMetrics
+from reference_server.observability.otel import Tracing
 from reference_server.observability.timing import ServerTimings, current_timings
-from reference_server.observability.tracecontext import continue_trace, current_trace
+from reference_server.observability.tracecontext import (
+    TraceContext,
+    continue_trace,
+    current_trace,
+    new_trace,
+    parse_traceparent,
+)
 
 access_log = logging.getLogger("reference_server.access")
 UNMATCHED_ROUTE = "unmatched"
@@ -30,10 +39,17 @@ def _route_template(scope: Scope) -> str:
 class ObservabilityMiddleware:
     """ASGI middleware; ``metrics`` may be None to trace and log without exporting metrics."""
 
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics | None = None, access_logs: bool = True) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics | None = None,
+        access_logs: bool = True,
+        tracing: Callable[[], Tracing | None] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_logs = access_logs
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -41,7 +57,21 @@ class ObservabilityMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         raw = headers.get(b"traceparent")
-        trace = continue_trace(raw.decode("latin-1") if raw else None)
+        incoming = raw.decode("latin-1") if raw else None
+        tracing = self.tracing() if self.tracing is not None else None
+        if tracing is not None and tracing.enabled:
+            parent_token = current_trace.set(parse_traceparent(incoming))
+            try:
+                with tracing.span(scope.get("method", "WS"), "SERVER", {"url.path": scope["path"]}) as span:
+                    await self._observe(scope, receive, send, current_trace.get() or new_trace(), span)
+            finally:
+                current_trace.reset(parent_token)
+            return
+        await self._observe(scope, receive, send, continue_trace(incoming), None)
+
+    async def _observe(
+        self, scope: Scope, receive: Receive, send: Send, trace: TraceContext, span: Any
+    ) -> None:
         timings = ServerTimings()
         trace_token = current_trace.set(trace)
         timing_token = current_timings.set(timings)
@@ -65,6 +95,11 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, observed_send)
         finally:
             elapsed = time.perf_counter() - started
+            if span is not None:
+                route = _route_template(scope)
+                span.update_name(f"{scope.get('method', 'WS')} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
             if scope["type"] == "http":
                 route = _route_template(scope)
                 if self.metrics is not None:

@@ -59,10 +59,10 @@ class Tracing:
         return self.tracer is not None
 
     @contextmanager
-    def llm_span(self, model: str, operation: str = "chat") -> Iterator[LlmSpan]:
-        """A CLIENT span ``"chat {model}"`` under the request's trace; outgoing calls name it as parent."""
+    def span(self, name: str, kind: str, attributes: dict[str, Any]) -> Iterator[Any | None]:
+        """A span under the current trace context; inside the block it *is* the current context."""
         if self.tracer is None:
-            yield LlmSpan(None)
+            yield None
             return
         from opentelemetry import trace
         from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
@@ -73,18 +73,24 @@ class Tracing:
             remote = SpanContext(int(parent.trace_id, 16), int(parent.span_id, 16), is_remote=True,
                                  trace_flags=TraceFlags(1 if parent.sampled else 0))
             context = trace.set_span_in_context(NonRecordingSpan(remote))
-        attributes = {"gen_ai.operation.name": operation, "gen_ai.provider.name": self.provider_name,
-                      "gen_ai.request.model": model}
-        with self.tracer.start_as_current_span(f"{operation} {model}", context=context, kind=SpanKind.CLIENT,
+        with self.tracer.start_as_current_span(name, context=context, kind=getattr(SpanKind, kind),
                                                attributes=attributes, record_exception=True) as span:
             span_context = span.get_span_context()
             token = current_trace.set(TraceContext(format(span_context.trace_id, "032x"),
                                                    format(span_context.span_id, "016x"),
                                                    parent.sampled if parent else True))
             try:
-                yield LlmSpan(span)
+                yield span
             finally:
                 current_trace.reset(token)
+
+    @contextmanager
+    def llm_span(self, model: str, operation: str = "chat") -> Iterator[LlmSpan]:
+        """A CLIENT span ``"chat {model}"`` under the request's trace; outgoing calls name it as parent."""
+        attributes = {"gen_ai.operation.name": operation, "gen_ai.provider.name": self.provider_name,
+                      "gen_ai.request.model": model}
+        with self.span(f"{operation} {model}", "CLIENT", attributes) as span:
+            yield LlmSpan(span)
 
     def shutdown(self) -> None:
         """Flush and stop the exporter."""

@@ -38,6 +38,7 @@ class Monitored:
     settings: ServerSettings
     upstream: FakeUpstream
     capture: HeaderCapture
+    app: Any
     client_ip: str = field(
         default_factory=lambda: ".".join(["10", *(str(random.randint(1, 254)) for _ in "abc")])
     )
@@ -71,10 +72,11 @@ def monitored_server(tmp_path: Path) -> Iterator[Callable[..., Monitored]]:
         settings = settings_for_profile(
             "optimized", llm_base_url=f"{upstream.url}/v1", secret=SECRET, **options
         )
-        server = ServerThread(create_app(settings))
+        app = create_app(settings)
+        server = ServerThread(app)
         server.start()
         threads.append(server)
-        return Monitored(server.url, settings, fake, capture)
+        return Monitored(server.url, settings, fake, capture, app)
 
     try:
         yield start

@@ -159,3 +159,29 @@ def test_time_per_output_token_is_derived_from_ttft_and_duration():
     text = metrics.render().decode()
     line = _samples(text, "gen_ai_server_time_per_output_token_seconds_sum")[0]
     assert abs(float(line.split()[-1]) - 0.05) < 1e-9
+
+
+async def test_otlp_spans_cover_the_request_and_the_llm_call_in_the_callers_trace(monitored_server):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    server = monitored_server()
+    exporter = InMemorySpanExporter()
+    tracing = setup_tracing(None, exporter=exporter)
+    server.app.state.tracing = tracing
+    server.app.state.services.llm.tracing = tracing
+    async with server.client() as client:
+        response = await client.post(
+            "/api/chat", json={"message": "trace me"}, headers=server.headers(traceparent=INCOMING)
+        )
+    assert response.status_code == 200
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    request_span = spans["POST /api/chat"]
+    llm_span = next(span for name, span in spans.items() if name.startswith("chat "))
+    assert format(request_span.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert format(request_span.parent.span_id, "016x") == "00f067aa0ba902b7"
+    assert llm_span.parent.span_id == request_span.context.span_id
+    assert (
+        llm_span.attributes["gen_ai.request.model"] and llm_span.attributes["gen_ai.usage.output_tokens"] > 0
+    )
+    sent = parse_traceparent(server.capture.seen[-1]["traceparent"])
+    assert sent is not None and sent.span_id == format(llm_span.context.span_id, "016x")
