@@ -195,8 +195,16 @@ const ChatTransport = (() => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     opening = new Promise((resolve) => {
       let settled = false;
-      const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
       const settle = (value) => { if (!settled) { settled = true; opening = null; resolve(value); } };
+      let ws;
+      try {
+        ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+      } catch (err) {
+        // The browser or a policy refused to open it at all: use HTTP for a while.
+        wsBrokenUntil = Date.now() + WS_RETRY_AFTER_MS;
+        settle(null);
+        return;
+      }
       const timer = setTimeout(() => { ws.close(); settle(null); }, CONNECT_TIMEOUT_MS);
       ws.addEventListener("open", () => {
         clearTimeout(timer);
