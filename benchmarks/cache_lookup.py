@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/cache_lookup.py [--redis redis://127.0.0.1:6379/0]
 
 1. Vector search alone (``VectorIndex.search``, one partition holding every entry: the
-   worst case, since real scopes split the entries) at 1,000 / 10,000 / 100,000 entries.
+   worst case, since real scopes split the entries) at 1,000 / 10,000 / 100,000 random
+   unit vectors, with the recall of the sketch pre-selection used from 20,000 entries.
 2. ``ChatCache.lookup`` end to end, in-process LRU and (with ``--redis``) Redis: an exact
    hit, a semantic hit (embedding the query included) and a miss, P50/P99 each.
 """
@@ -36,8 +37,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def bench_vector_search() -> None:
     rng = np.random.default_rng(7)
-    print("vector search, one partition (ms):")
-    print(f"{'entries':>9} {'P50':>8} {'P99':>8}")
+    print("vector search, one partition (ms); recall: a query at cosine ~0.81 to an entry ranks it first")
+    print(f"{'entries':>9} {'P50':>8} {'P99':>8} {'recall':>7}")
     for size in SIZES:
         index = VectorIndex(max_entries=size)
         vectors = rng.standard_normal((size, 384)).astype(np.float32)
@@ -45,12 +46,17 @@ def bench_vector_search() -> None:
         for row in range(size):
             index.add(VectorEntry(str(row), "p", vectors[row], "q", "k", 1e12))
         timings = []
+        found = 0
         for _ in range(SEARCHES):
-            query = vectors[rng.integers(size)]
+            target = int(rng.integers(size))
+            query = vectors[target] + rng.standard_normal(384).astype(np.float32) * 0.037
+            query /= np.linalg.norm(query)
             started = time.perf_counter()
-            index.search("p", query, k=5, min_score=0.8, now=0.0)
+            matches = index.search("p", query, k=5, min_score=-1.0, now=0.0)
             timings.append((time.perf_counter() - started) * 1000)
-        print(f"{size:>9} {percentile(timings, 50):>8.3f} {percentile(timings, 99):>8.3f}")
+            found += bool(matches) and matches[0].entry.id == str(target)
+        print(f"{size:>9} {percentile(timings, 50):>8.3f} {percentile(timings, 99):>8.3f} "
+              f"{100 * found / SEARCHES:>6.1f}%")
 
 
 async def bench_lookups(backend: str, redis_url: str | None) -> None:
