@@ -7,9 +7,13 @@ server's LLM client so the call follows the plan (escalation, fallback, cooldown
 
 from __future__ import annotations
 
+import logging
+
 from reference_server.chat.turn import Turn
 from reference_server.routing.router import ModelRouter, RoutedLLM, RoutePlan, UpstreamLLM
 from reference_server.services import Services
+
+log = logging.getLogger("reference_server.routing")
 
 
 class PipelineRouter:
@@ -21,6 +25,9 @@ class PipelineRouter:
     async def choose(self, turn: Turn) -> str:
         plan = self.router.plan(turn.message, len(turn.history))
         turn.route_plan = plan
+        decision = plan.decision
+        fields = {"model": plan.models[0], "complexity": decision.complexity, "reason": decision.reason}
+        log.info("routed to %s (%s: %s)", plan.models[0], decision.complexity, decision.reason, extra=fields)
         return plan.models[0]
 
     def llm_for(self, turn: Turn, llm: UpstreamLLM) -> RoutedLLM | UpstreamLLM:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ from reference_server.routing.prices import PriceTable
 from reference_server.routing.quality import check_answer, check_prefix
 from reference_server.routing.stats import RoutingStats
 from reference_server.settings import ServerSettings
+
+log = logging.getLogger("reference_server.routing")
 
 COMPLEXITY_ORDER: tuple[Complexity, ...] = ("simple", "moderate", "complex")
 TIER_LABELS = {"simple": "small", "moderate": "medium", "complex": "large"}
@@ -164,9 +167,12 @@ class RoutedLLM:
         kind, _, reason = outcome.partition(":")
         if kind == "escalated":
             stats.escalations[reason] += 1
+            log.info("answer of %s failed the quality check (%s): retrying on a bigger model", model, reason)
         elif kind == "error":
             stats.fallbacks[reason] += 1
             self.router.cooldown.trip(model)
+            log.warning("%s failed before its first token (%s): cooling it down, trying the next model",
+                        model, reason)
         else:
             self.outcome.answered_by = model
 
