@@ -21,7 +21,10 @@ _DONE = object()
 async def _pump(upstream: AsyncIterator[Delta | StreamEnd], queue: asyncio.Queue[object]) -> None:
     try:
         async for item in upstream:
-            await queue.put(item)
+            queue.put_nowait(item)
+            # A burst of buffered upstream events would otherwise be parsed in one loop step
+            # (hundreds of milliseconds under load): hand the loop back after every event.
+            await asyncio.sleep(0)
     except Exception as exc:
         await queue.put(exc)
     finally:

@@ -2,16 +2,19 @@
 
 One ``AsyncOpenAI`` client per app (pooled keep-alive connections, timeout from
 settings, no hidden retries). Every upstream request goes through
-:meth:`LLMClient._call`, which runs it under ``guard``: the seam where retries and a
-circuit breaker plug in without touching the chat pipeline.
+:meth:`LLMClient._call` or :meth:`LLMClient._open_stream`, which run it under
+``guard``: the seam where retries and a circuit breaker plug in without touching the
+chat pipeline.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
@@ -133,31 +136,63 @@ class LLMClient:
         usage = _usage(response.usage)
         return Completion(text=text, model=response.model or model, usage=usage, finish_reason=finish_reason)
 
+    async def _open_stream(self, request: dict[str, Any]) -> tuple[Any, Any]:
+        """Send a streaming request through the guard; the open response and its context manager."""
+        request = {**request, "extra_headers": outgoing_headers()}  # W3C traceparent of the current request
+
+        async def attempt() -> tuple[Any, Any]:
+            manager = self._client.chat.completions.with_streaming_response.create(**request)
+            return manager, await manager.__aenter__()
+
+        try:
+            return await self.guard.call(attempt)
+        except openai.OpenAIError as exc:
+            raise _upstream_error(exc, self.timeout_s) from exc
+
     async def stream(self, messages: list[ChatMessage], model: str) -> AsyncIterator[Delta | StreamEnd]:
         """Deltas as they arrive, then one :class:`StreamEnd`.
 
-        Closing the iterator early (client gone) closes the upstream connection at
-        once, so the upstream stops generating tokens nobody will read.
+        The SSE lines are read raw and parsed with ``json.loads``: building the SDK's
+        typed chunk objects cost several times more CPU per token, which under load
+        is event-loop lag. Closing the iterator early (client gone) closes the
+        upstream connection at once, so the upstream stops generating tokens nobody
+        will read.
         """
-        stream = await self._call(
+        manager, response = await self._open_stream(
             {"model": model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
         )
         answered_by = model
         usage: Usage | None = None
         finish_reason: str | None = None
         try:
-            async for chunk in stream:
-                answered_by = chunk.model or answered_by
-                if chunk.usage is not None:
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        yield Delta(choice.delta.content)
-                    finish_reason = choice.finish_reason or finish_reason
-        except openai.OpenAIError as exc:
-            raise _upstream_error(exc, self.timeout_s) from exc
+            async for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if chunk.get("error"):
+                    raise UpstreamError(f"the model stream failed: {chunk['error'].get('message')}")
+                answered_by = chunk.get("model") or answered_by
+                if chunk.get("usage"):
+                    counts = chunk["usage"]
+                    usage = Usage(counts.get("prompt_tokens") or 0, counts.get("completion_tokens") or 0)
+                for choice in chunk.get("choices") or ():
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        yield Delta(content)
+                    finish_reason = choice.get("finish_reason") or finish_reason
+        except httpx2.TimeoutException as exc:
+            raise UpstreamError(
+                f"the model stopped answering for {self.timeout_s:g} s", code="upstream_timeout", status=504
+            ) from exc
+        except (httpx2.HTTPError, openai.OpenAIError) as exc:
+            raise UpstreamError("the model stream broke off", code="upstream_unavailable") from exc
+        except (ValueError, AttributeError) as exc:
+            raise UpstreamError("the model stream was not valid chat-completion JSON") from exc
         finally:
-            await stream.close()
+            await manager.__aexit__(None, None, None)
         yield StreamEnd(model=answered_by, usage=usage, finish_reason=finish_reason)
 
     async def close(self) -> None:
