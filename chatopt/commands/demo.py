@@ -36,6 +36,12 @@ def demo(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Run the optimized server on this database.")
     ] = None,
+    mock_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--mock-config", help="Mock LLM latency/price YAML (see chatopt mock-llm --print-config)."
+        ),
+    ] = None,
 ) -> None:
     """Show what each fix buys: mock LLM, reference server before and after, audits, benches.
 
@@ -50,7 +56,13 @@ def demo(
     mode = "quick" if quick else "full" if full else "default"
     plan = plan_for(mode, soak_s=parse_duration(soak))
     out_dir = out or Path("reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    options = DemoOptions(out_dir=out_dir, redis_url=redis_url, database_url=database_url)
+    if mock_config is not None and not mock_config.is_file():
+        raise ChatoptError(
+            f"no mock config at {mock_config}", hint="chatopt mock-llm --print-config > mock.yaml"
+        )
+    options = DemoOptions(
+        out_dir=out_dir, redis_url=redis_url, database_url=database_url, mock_config=mock_config
+    )
     console = Console()
     console.print(f"[bold]chatopt demo[/bold] ({mode}) → {out_dir}")
     progress = Progress(

@@ -51,6 +51,16 @@ class StressOutcome(BaseModel):
     result_dir: str = ""
 
 
+class SoakOutcome(BaseModel):
+    """The leak verdict of a soak against the optimized server's process."""
+
+    duration_s: float
+    requests: int
+    verdict: str
+    rss_slope_per_1000_requests: float | None = None
+    result_dir: str = ""
+
+
 class ConfigurationRun(BaseModel):
     """A server configuration (a profile or a ladder step) and what was measured on it."""
 
@@ -60,6 +70,8 @@ class ConfigurationRun(BaseModel):
     audit_problems: list[str] = Field(default_factory=list, description="spec_ref of each problem found")
     scenarios: list[ScenarioOutcome] = Field(default_factory=list)
     stress: StressOutcome | None = None
+    big_load: ScenarioOutcome | None = Field(None, description="--full: the 1,000-user load test")
+    soak: SoakOutcome | None = None
 
     def scenario(self, name: str) -> ScenarioOutcome | None:
         return next((outcome for outcome in self.scenarios if outcome.scenario == name), None)

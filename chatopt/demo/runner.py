@@ -27,7 +27,7 @@ from chatopt.demo.accounting import usage_of
 from chatopt.demo.headlines import headlines
 from chatopt.demo.plan import MIGRATION_LADDER, DemoPlan, ScenarioLoad
 from chatopt.demo.processes import ProcessGroup, ServerProcess, free_port
-from chatopt.demo.result import ConfigurationRun, DemoResult, ScenarioOutcome, StressOutcome
+from chatopt.demo.result import ConfigurationRun, DemoResult, ScenarioOutcome, SoakOutcome, StressOutcome
 from chatopt.errors import ChatoptError
 from chatopt.report.result import RunResult
 from chatopt.tap.calls import read_trace
@@ -49,6 +49,7 @@ class DemoOptions:
     out_dir: Path
     redis_url: str | None = None
     database_url: str | None = None
+    mock_config: Path | None = None
 
 
 def run_demo(plan: DemoPlan, options: DemoOptions, step: Progress) -> DemoResult:
@@ -80,7 +81,8 @@ def steps_in(plan: DemoPlan) -> int:
     """How many ``step`` calls :func:`run_demo` makes (for a progress bar's total)."""
     per_profile = 2 + len(plan.scenarios) + (1 if plan.stress_users else 0)
     ladder = len(MIGRATION_LADDER) if plan.ladder_scenario else 0
-    return 1 + 2 * per_profile + ladder
+    spec_tests = (1 if plan.big_load_users else 0) + (1 if plan.soak_s else 0)
+    return 1 + 2 * per_profile + ladder + spec_tests
 
 
 class _Demo:
@@ -101,12 +103,10 @@ class _Demo:
 
     def start_mock(self) -> None:
         port = free_port()
-        self.mock = self.group.start(
-            "mock-llm",
-            ["mock-llm", "--host", "127.0.0.1", "--port", str(port)],
-            port=port,
-            ready_path="/v1/models",
-        )
+        args = ["mock-llm", "--host", "127.0.0.1", "--port", str(port)]
+        if self.options.mock_config is not None:
+            args += ["--config", str(self.options.mock_config)]
+        self.mock = self.group.start("mock-llm", args, port=port, ready_path="/v1/models")
 
     # --- one configuration -------------------------------------------------------------
 
@@ -129,6 +129,14 @@ class _Demo:
         if self.plan.stress_users:
             self.step(f"{label}: stress to the breaking point (chatopt stress)")
             run.stress = self._stress(server, directory / "stress")
+        if profile == "optimized" and self.plan.big_load_users:
+            users, seconds = self.plan.big_load_users, self.plan.big_load_s
+            self.step(f"{label}: load test with {users:,} concurrent users ({seconds:.0f}s)")
+            big = ScenarioLoad("mixed", users, seconds, f"{users:,} concurrent users")
+            run.big_load = self._bench(server, big, directory / "load-1000-users", trace)
+        if profile == "optimized" and self.plan.soak_s:
+            self.step(f"{label}: soak for {self.plan.soak_s:.0f}s watching the server's memory")
+            run.soak = self._soak(server, directory / "soak")
         self.group.stop(server)
         self.group.stop(tap)
         return run
@@ -274,7 +282,7 @@ class _Demo:
         ttft = result.metrics.get("ttft_ms")
         e2e = result.metrics.get("e2e_ms")
         hits = sum(count for value, count in result.cache.items() if value.lower().startswith("hit"))
-        misses = samples[~samples["cache"].fillna("").astype(str).str.lower().str.startswith("hit")]
+        misses = samples[~samples["cache"].astype("string").fillna("").str.lower().str.startswith("hit")]
         miss_ttft = misses["ttft_ms"].dropna()
         answered = samples[samples["ok"].astype(bool)].dropna(subset=["prompt_tokens"])
         by_turn = answered.groupby("turn")["prompt_tokens"].mean()
@@ -333,5 +341,35 @@ class _Demo:
                 {key: row.get(key) for key in ("load", "requests_per_s", "p95_ttft_ms", "error_rate")}
                 for row in stress.get("steps", [])
             ],
+            result_dir=str(out.relative_to(self.options.out_dir)),
+        )
+
+    def _soak(self, server: ServerProcess, out: Path) -> SoakOutcome:
+        seconds = self.plan.soak_s
+        args = [
+            "soak",
+            server.base_url,
+            "--target",
+            "reference",
+            "-H",
+            self.load_auth,
+            "--scenario",
+            "soak",
+            "--duration",
+            f"{seconds:g}s",
+            "--pid",
+            str(server.pid),
+            "--out",
+            str(out),
+        ]
+        self._run(args, out.parent / "soak.log", timeout=seconds * 1.5 + 300)
+        result = RunResult.model_validate_json((out / "result.json").read_text(encoding="utf-8"))
+        soak = result.extra.get("soak", {})
+        rss = soak.get("trends", {}).get(f"rss_mb:{server.pid}", {})
+        return SoakOutcome(
+            duration_s=result.duration_s,
+            requests=result.requests.total,
+            verdict=soak.get("verdict", "no verdict"),
+            rss_slope_per_1000_requests=rss.get("slope_per_1000_requests"),
             result_dir=str(out.relative_to(self.options.out_dir)),
         )

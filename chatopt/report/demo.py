@@ -93,11 +93,39 @@ def demo_markdown(result: DemoResult) -> str:
         lines.append(
             f"- **{run.label}**: problems by SPEC reference: {problems} (report: `{run.audit_dir}/audit.md`)"
         )
+    spec_tests = _spec_test_lines(result.after)
+    if spec_tests:
+        lines += ["", "## SPEC-sized tests (optimized)", "", *spec_tests]
     if result.ladder:
         lines += ["", "## The migration ladder (one step at a time, SPEC's order)", "", *_ladder_rows(result)]
     if result.interrupted:
         lines += ["", "**Interrupted**: figures cover only the steps that finished."]
     return "\n".join(lines) + "\n"
+
+
+def _spec_test_lines(run: ConfigurationRun) -> list[str]:
+    lines = []
+    if run.big_load is not None:
+        load = run.big_load
+        error_rate = 100 * load.failed / load.requests if load.requests else 0.0
+        lines.append(
+            f"- **{load.purpose}** (mixed, {load.requests} requests): "
+            f"TTFT P50 {load.ttft_p50_ms or 0:,.0f} ms, "
+            f"P95 {load.ttft_p95_ms or 0:,.0f} ms, errors {error_rate:.2f}% (`{load.result_dir}`)"
+        )
+    if run.stress is not None:
+        lines.append(
+            f"- **stress** ({run.stress.slo}): highest load meeting the SLO: "
+            f"{run.stress.max_users_meeting_slo} users (`{run.stress.result_dir}`)"
+        )
+    if run.soak is not None:
+        slope = run.soak.rss_slope_per_1000_requests
+        lines.append(
+            f"- **soak** {run.soak.duration_s:.0f} s, {run.soak.requests} requests: {run.soak.verdict}"
+            + ("" if slope is None else f" (RSS slope {slope:+.3f} MB per 1,000 requests)")
+            + f" (`{run.soak.result_dir}`)"
+        )
+    return lines
 
 
 def _ttft_distribution(result: DemoResult, out_dir: Path) -> str | None:
