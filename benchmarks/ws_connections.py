@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -80,15 +82,45 @@ def chatopt_app(connections: int, heartbeat_s: float, workdir: str):
     return create_app(settings)
 
 
-def serve(kind: str, port: int, connections: int, heartbeat_s: float) -> None:
+class GcPauses:
+    """Garbage-collector pauses of this process, by generation (they stall the event loop)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+
+    def reset(self) -> None:
+        self.pauses = {0: [], 1: [], 2: []}
+
+    def summary(self) -> dict:
+        figures = {f"gen{g}": {"count": len(p), "max_ms": round(max(p, default=0.0), 1),
+                               "total_ms": round(sum(p), 1)} for g, p in self.pauses.items()}
+        figures["tracked_objects"] = len(gc.get_objects())
+        figures["frozen_objects"] = gc.get_freeze_count()
+        return figures
+
+
+def serve(kind: str, port: int, connections: int, heartbeat_s: float, stats: Path | None) -> None:
     import logging
+    import signal
 
     import uvicorn
 
     raise_fd_limit()
     logging.disable(logging.INFO)
+    pauses = GcPauses()
     with tempfile.TemporaryDirectory() as workdir:
         app = chatopt_app(connections, heartbeat_s, workdir) if kind == "chatopt" else bare_app()
+        if stats is not None:
+            signal.signal(signal.SIGUSR2, lambda *_: pauses.reset())
+            signal.signal(signal.SIGUSR1, lambda *_: stats.write_text(json.dumps(pauses.summary())))
         uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", ws="websockets-sansio",
                     log_level="warning", backlog=4096, access_log=False)
 
@@ -187,8 +219,10 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
 
     port = free_port()
     me = str(Path(__file__).resolve())
+    stats = Path(tempfile.mkdtemp()) / "gc.json"
     server = subprocess.Popen([sys.executable, me, "--role", "server", "--kind", kind, "--port", str(port),
-                               "--connections", str(args.connections), "--heartbeat", str(args.heartbeat)])
+                               "--connections", str(args.connections), "--heartbeat", str(args.heartbeat),
+                               "--stats", str(stats)])
     clients: list[subprocess.Popen] = []
     try:
         deadline = time.monotonic() + 30
@@ -219,6 +253,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         rss_held = process.memory_info().rss
         process.cpu_percent(None)
         cpu_started = process.cpu_times()
+        server.send_signal(signal.SIGUSR2)  # count GC pauses of the hold only
         for c in clients:
             c.stdin.write("go\n")
             c.stdin.flush()
@@ -226,6 +261,12 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         cpu_ended = process.cpu_times()
         cpu_pct = process.cpu_percent(None)
         rss_end = process.memory_info().rss
+        server.send_signal(signal.SIGUSR1)
+        for _ in range(50):
+            if stats.exists():
+                break
+            time.sleep(0.1)
+        gc_pauses = json.loads(stats.read_text()) if stats.exists() else {}
         for c in clients:
             c.stdin.write("close\n")
             c.stdin.flush()
@@ -258,13 +299,18 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         "p50_ms": round(percentile(samples, 50), 2),
         "p95_ms": round(percentile(samples, 95), 2),
         "p99_ms": round(percentile(samples, 99), 2),
+        "gc_gen2_count": gc_pauses.get("gen2", {}).get("count"),
+        "gc_gen2_max_ms": gc_pauses.get("gen2", {}).get("max_ms"),
+        "gc_gen1_max_ms": gc_pauses.get("gen1", {}).get("max_ms"),
+        "gc_tracked_objects": gc_pauses.get("tracked_objects"),
     }
 
 
 def render(rows: list[dict], args: argparse.Namespace) -> None:
     fields = ["connections", "connect_errors", "connect_s", "rss_idle_mb", "rss_held_mb",
               "kib_per_connection", "server_cpu_pct", "server_cpu_s", "pings", "lost_pings",
-              "heartbeats_answered", "still_open", "p50_ms", "p95_ms", "p99_ms"]
+              "heartbeats_answered", "still_open", "p50_ms", "p95_ms", "p99_ms", "gc_gen2_count",
+              "gc_gen2_max_ms", "gc_gen1_max_ms", "gc_tracked_objects"]
     names = [r["server"] for r in rows]
     print(f"\n{args.connections} idle WebSockets, heartbeat {args.heartbeat:g}s, hold {args.hold:g}s, "
           f"{args.pingers} pingers every {args.interval:g}s, compression {args.compression}")
@@ -292,20 +338,22 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4, help="client processes")
-    parser.add_argument("--heartbeat", type=float, default=5.0, help="server heartbeat (ws_heartbeat_s)")
-    parser.add_argument("--hold", type=float, default=20.0, help="seconds of pinging while all are open")
+    parser.add_argument("--heartbeat", type=float, default=30.0, help="server heartbeat (ws_heartbeat_s)")
+    parser.add_argument("--hold", type=float, default=30.0,
+                        help="seconds of pinging while all are open (one heartbeat by default)")
     parser.add_argument("--pingers", type=int, default=200, help="connections that measure ping/pong")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between a pinger's pings")
     parser.add_argument("--compression", choices=["deflate", "none"], default="deflate",
                         help="permessage-deflate as browsers negotiate it, or none")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--stats", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url")
     parser.add_argument("--count", type=int)
     parser.add_argument("--ping-s", type=float)
     args = parser.parse_args()
 
     if args.role == "server":
-        serve(args.kind, args.port, args.connections, args.heartbeat)
+        serve(args.kind, args.port, args.connections, args.heartbeat, args.stats)
         return
     raise_fd_limit()
     if args.role == "client":

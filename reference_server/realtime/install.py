@@ -7,6 +7,8 @@ before they close. Answers go through the app's own chat pipeline.
 
 from __future__ import annotations
 
+import gc
+
 from starlette.applications import Starlette
 
 from reference_server.realtime.pipeline import pipeline_runner
@@ -24,10 +26,18 @@ def install_realtime(app: Starlette, settings: ServerSettings) -> None:
 
 
 async def start_realtime(app: Starlette) -> None:
-    """Start the heartbeat and the Redis fan-out; report open connections as a metric when monitored."""
+    """Start the heartbeat and the Redis fan-out; report open connections as a metric when monitored.
+
+    Everything built at startup (modules, models, services) lives as long as the process,
+    so it is moved out of the garbage collector's sight (``gc.freeze``): otherwise every
+    full collection walks it again while it blocks the event loop, for every connection
+    at once (benchmarks/ws_connections.py reports the collector's pauses).
+    """
     realtime: Realtime | None = getattr(app.state, "realtime", None)
     if realtime is None:
         return
+    gc.collect()
+    gc.freeze()
     await realtime.start()
     metrics = getattr(app.state, "metrics", None)
     if metrics is not None:

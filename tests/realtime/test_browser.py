@@ -16,7 +16,7 @@ from tests.realtime.harness import serving, token_for
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SLOW_TIERS = {name: {"base_ms": 20, "prefill_ms_per_token": 0, "tokens_per_second": 80}
+SLOW_TIERS = {name: {"base_ms": 20, "prefill_ms_per_token": 0, "tokens_per_second": 40}
               for name in ("small", "medium", "large")}
 ANSWER_DONE = "document.querySelector('.message.assistant .meta') !== null"
 ANSWER_STARTED = "(document.querySelector('.message.assistant span')?.textContent || '').length > 0"
