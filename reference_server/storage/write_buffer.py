@@ -78,7 +78,11 @@ class GroupCommitBuffer:
                 return
             batch = [first]
             stopping = await self._fill(batch)
-            await self._flush(batch)
+            try:
+                await self._flush(batch)
+            except Exception as error:  # never leave a caller waiting on a flusher that died
+                for item in batch:
+                    _fail(item, error)
 
     async def _fill(self, batch: list[_Append]) -> bool:
         """Add appends until the batch is full or its time is up; True when close() was asked."""
