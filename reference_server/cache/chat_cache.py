@@ -106,9 +106,10 @@ class ChatCache:
         fingerprint = context_fingerprint(query, history)
         key = exact_key(scope, fingerprint, normalize_query(query))
         result = CacheLookup("miss", None, query, key, partition_key(scope, fingerprint), fingerprint)
-        answer = await self.exact.get(key)
-        if answer is not None:
-            result.status, result.answer, result.served_key = "hit-exact", answer, key
+        found = await self.exact.resolve(key)
+        if found is not None:
+            result.served_key, result.answer = found
+            result.status = "hit-exact"
         elif self.embedder is not None:
             await self._semantic_lookup(result)
         if record:
@@ -145,6 +146,8 @@ class ChatCache:
                 continue
             result.status, result.answer, result.served_key = "hit-semantic", answer, match.entry.key
             result.score = match.score
+            # The same wording next time is an exact hit, no embedding (the alias dies with the answer).
+            await self.exact.set_alias(result.key, match.entry.key, self.ttl_s[answer.ttl_class])
             return
 
     async def store(self, lookup: CacheLookup, answer: CompletedAnswer) -> str | None:

@@ -167,3 +167,15 @@ async def test_exact_only_cache_works_without_an_embedder(clock):
     await cache.store(lookup, done("answer"))
     assert (await cache.lookup("how do i reset my password", [], TENANT_A)).status == "hit-exact"
     assert (await cache.lookup("How can I reset my password?", [], TENANT_A)).status == "miss"
+
+
+async def test_a_paraphrase_asked_again_is_an_exact_hit_that_dies_with_its_answer(cache):
+    stored = await remember(cache, "How can I cancel my subscription?", "Billing > Cancel")
+    first = await cache.lookup("I want to cancel my subscription", [], TENANT_A)
+    embedded = cache.embedder.texts
+    again = await cache.lookup("i want to cancel my subscription", [], TENANT_A)
+    assert (first.status, again.status) == ("hit-semantic", "hit-exact")
+    assert again.served_key == stored.key and again.answer.text == "Billing > Cancel"
+    assert cache.embedder.texts == embedded  # no embedding for the repeat
+    await cache.invalidate(stored.key)
+    assert (await cache.lookup("I want to cancel my subscription", [], TENANT_A)).status == "miss"

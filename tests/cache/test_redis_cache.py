@@ -123,3 +123,13 @@ async def test_trimmed_change_log_forces_a_full_reload(caches, redis_client, red
     await redis_client.xtrim(f"{redis_prefix}v:log", maxlen=1, approximate=False)
     await reader.sync()
     assert len(reader.index) == 5
+
+
+async def test_paraphrase_aliases_are_shared_and_follow_invalidation(caches):
+    writer, reader = await caches(), await caches()
+    stored = await remember(writer, "How can I cancel my subscription?", "Billing > Cancel")
+    assert (await reader.lookup("I want to cancel my subscription", [], TENANT_A)).status == "hit-semantic"
+    repeat = await writer.lookup("I want to cancel my subscription", [], TENANT_A)
+    assert repeat.status == "hit-exact" and repeat.served_key == stored.key
+    assert await writer.invalidate_prefix(TENANT_A.key_prefix) == 1
+    assert (await reader.lookup("I want to cancel my subscription", [], TENANT_A)).status == "miss"
