@@ -34,7 +34,7 @@ app = typer.Typer(
     help="Find and fix why AI chat backends lag: audit, load-test, gate releases, see every fix measured.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 

@@ -28,7 +28,7 @@ def demo(
     ] = False,
     soak: Annotated[str, typer.Option("--soak", help="Soak length for --full, e.g. 10m or 24h.")] = "10m",
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Report folder (default reports/<timestamp>/).")
+        Path | None, typer.Option("--out", "-o", help="Report folder (default reports/TIMESTAMP/).")
     ] = None,
     redis_url: Annotated[
         str | None, typer.Option("--redis-url", help="Run the optimized server on this Redis.")
