@@ -217,42 +217,95 @@ async def stream_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             scanned = len(buffer)
 
 
-async def virtual_user(
-    server: str,
-    port: int,
-    jobs: list[Job],
-    rng: random.Random,
-    start_at: float,
-    window: tuple[float, float],
-    samples: Samples,
-) -> None:
-    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
-    reader = writer = None
-    try:
-        while time.perf_counter() < window[1]:
-            job = rng.choice(jobs)
-            if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.transport.get_extra_info("socket").setsockopt(
-                    socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-                )
-            started = time.perf_counter()
-            try:
-                first_at, ended = await asyncio.wait_for(
-                    stream_once(reader, writer, job.requests[server]), 120
-                )
-            except (OSError, RuntimeError, asyncio.IncompleteReadError, TimeoutError):
-                if window[0] <= started < window[1]:
-                    samples.failures += 1
-                writer.close()
-                reader = writer = None
-                continue
-            if window[0] <= started < window[1]:
-                samples.ttft_error_ms.append((first_at - started - job.ttft_s) * 1000)
-                samples.total_error_ms.append((ended - started - job.total_s) * 1000)
-    finally:
-        if writer is not None:
+class Connections:
+    """Idle keep-alive connections to one server, reused by the next stream."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.idle:
+            return self.idle.pop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return reader, writer
+
+    def close_all(self) -> None:
+        for _, writer in self.idle:
             writer.close()
+        self.idle.clear()
+
+
+@dataclass
+class Traffic:
+    """What one level's client is doing: samples, streams in flight, how late it started them."""
+
+    window: tuple[float, float]
+    samples: Samples = field(default_factory=Samples)
+    in_flight: int = 0
+    start_lag_ms: list[float] = field(default_factory=list)
+
+
+async def one_stream(
+    server: str, job: Job, connections: Connections, traffic: Traffic, scheduled: float
+) -> None:
+    """Run one stream on a pooled connection and record its errors when it started in the window."""
+    traffic.in_flight += 1
+    try:
+        reader, writer = await connections.take()
+        started = time.perf_counter()
+        in_window = traffic.window[0] <= started < traffic.window[1]
+        if in_window:
+            traffic.start_lag_ms.append((started - scheduled) * 1000)
+        try:
+            first_at, ended = await asyncio.wait_for(stream_once(reader, writer, job.requests[server]), 120)
+        except (OSError, RuntimeError, asyncio.IncompleteReadError, TimeoutError):
+            writer.close()
+            traffic.samples.failures += in_window
+            return
+        connections.idle.append((reader, writer))
+        if in_window:
+            traffic.samples.ttft_error_ms.append((first_at - started - job.ttft_s) * 1000)
+            traffic.samples.total_error_ms.append((ended - started - job.total_s) * 1000)
+    except OSError:
+        traffic.samples.failures += 1
+    finally:
+        traffic.in_flight -= 1
+
+
+async def drive(
+    server: str,
+    streams: int,
+    jobs: list[Job],
+    connections: Connections,
+    traffic: Traffic,
+    rng: random.Random,
+    mean_stream_s: float,
+) -> None:
+    """Offer load until the window closes, then let the streams in flight finish.
+
+    One stream: one request after another. More: open-loop Poisson arrivals at the rate that
+    keeps ``streams`` in flight on a server that keeps its schedule (Little's law), so both
+    servers get the same offered load whatever their speed.
+    """
+    tasks: set[asyncio.Task] = set()
+    if streams == 1:
+        while time.perf_counter() < traffic.window[1]:
+            await one_stream(server, rng.choice(jobs), connections, traffic, time.perf_counter())
+        return
+    rate = streams / mean_stream_s
+    at = time.perf_counter()
+    while at < traffic.window[1]:
+        at += rng.expovariate(rate)
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one_stream(server, rng.choice(jobs), connections, traffic, at))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(tasks, timeout=180)
 
 
 async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
@@ -268,7 +321,9 @@ class LevelResult:
     server: str
     streams: int
     samples: Samples
+    mean_in_flight: float
     client_lag_p99_ms: float
+    start_lag_p99_ms: float
     server_cpu: float
     client_cpu: float
 
@@ -277,41 +332,45 @@ async def run_level(
     server: str, port: int, pid: int, streams: int, jobs: list[Job], window_s: float, seed: int
 ) -> LevelResult:
     mean_stream_s = statistics.fmean(job.total_s for job in jobs)
-    ramp_s = mean_stream_s if streams > 1 else 0.0
+    warm_up_s = 2 * mean_stream_s if streams > 1 else 0.0
     now = time.perf_counter()
-    window = (now + ramp_s + mean_stream_s, now + ramp_s + mean_stream_s + window_s)
-    samples = Samples()
-    rng = random.Random(seed)
+    traffic = Traffic(window=(now + warm_up_s, now + warm_up_s + window_s))
     lags: list[float] = []
+    in_flight: list[int] = []
     stop = asyncio.Event()
     lag_task = asyncio.create_task(loop_lag(stop, lags))
     server_process, client_process = psutil.Process(pid), psutil.Process()
 
-    async def measure_cpu() -> tuple[float, float]:
-        await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
-        server_before, client_before = (
-            sum(server_process.cpu_times()[:2]),
-            sum(client_process.cpu_times()[:2]),
-        )
-        await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
+    async def watch() -> tuple[float, float]:
+        await asyncio.sleep(max(0.0, traffic.window[0] - time.perf_counter()))
+        lags.clear()
+        server_before = sum(server_process.cpu_times()[:2])
+        client_before = sum(client_process.cpu_times()[:2])
+        while time.perf_counter() < traffic.window[1]:
+            in_flight.append(traffic.in_flight)
+            await asyncio.sleep(0.05)
         return (
             (sum(server_process.cpu_times()[:2]) - server_before) / window_s,
             (sum(client_process.cpu_times()[:2]) - client_before) / window_s,
         )
 
-    cpu_task = asyncio.create_task(measure_cpu())
-    users = [
-        virtual_user(
-            server, port, jobs, random.Random(rng.random()), now + rng.uniform(0, ramp_s), window, samples
-        )
-        for _ in range(streams)
-    ]
-    await asyncio.wait_for(asyncio.gather(*users), timeout=ramp_s + mean_stream_s + window_s + 180)
-    server_cpu, client_cpu = await cpu_task
+    watch_task = asyncio.create_task(watch())
+    connections = Connections(port)
+    await drive(server, streams, jobs, connections, traffic, random.Random(seed), mean_stream_s)
+    server_cpu, client_cpu = await watch_task
+    connections.close_all()
     stop.set()
     await lag_task
-    in_window = lags[len(lags) // 4 :] or [0.0]
-    return LevelResult(server, streams, samples, float(np.percentile(in_window, 99)), server_cpu, client_cpu)
+    return LevelResult(
+        server=server,
+        streams=streams,
+        samples=traffic.samples,
+        mean_in_flight=statistics.fmean(in_flight) if in_flight else float("nan"),
+        client_lag_p99_ms=percentile(lags, 99),
+        start_lag_p99_ms=percentile(traffic.start_lag_ms, 99),
+        server_cpu=server_cpu,
+        client_cpu=client_cpu,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -353,18 +412,21 @@ def print_medians(runs: list[list[LevelResult]]) -> None:
 
 def print_table(results: list[LevelResult]) -> None:
     header = (
-        f"{'streams':>7} {'server':>6} {'samples':>7} {'fail':>4} {'TTFT err P50':>12} {'P99':>8} "
-        f"{'total err P50':>13} {'P99':>8} {'srv CPU':>7} {'cli CPU':>7} {'cli lag P99':>11}"
+        f"{'streams':>7} {'server':>6} {'in flight':>9} {'samples':>7} {'fail':>4} {'TTFT err P50':>12} "
+        f"{'P99':>8} {'total err P50':>13} {'P99':>9} {'srv CPU':>7} {'cli CPU':>7} {'cli lag P99':>11} "
+        f"{'start lag P99':>13}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         s = r.samples
         print(
-            f"{r.streams:>7} {r.server:>6} {len(s.ttft_error_ms):>7} {s.failures:>4} "
+            f"{r.streams:>7} {r.server:>6} {r.mean_in_flight:>9.0f} {len(s.ttft_error_ms):>7} "
+            f"{s.failures:>4} "
             f"{percentile(s.ttft_error_ms, 50):>10.2f}ms {percentile(s.ttft_error_ms, 99):>6.2f}ms "
-            f"{percentile(s.total_error_ms, 50):>11.2f}ms {percentile(s.total_error_ms, 99):>6.2f}ms "
-            f"{r.server_cpu:>6.0%} {r.client_cpu:>7.0%} {r.client_lag_p99_ms:>9.2f}ms"
+            f"{percentile(s.total_error_ms, 50):>11.2f}ms {percentile(s.total_error_ms, 99):>7.2f}ms "
+            f"{r.server_cpu:>6.0%} {r.client_cpu:>7.0%} {r.client_lag_p99_ms:>9.2f}ms "
+            f"{r.start_lag_p99_ms:>11.2f}ms"
         )
     print()
     print_ratios(results)
@@ -460,9 +522,11 @@ def result_record(r: LevelResult) -> dict:
             "p50": percentile(r.samples.total_error_ms, 50),
             "p99": percentile(r.samples.total_error_ms, 99),
         },
+        "mean_in_flight": r.mean_in_flight,
         "server_cpu": r.server_cpu,
         "client_cpu": r.client_cpu,
         "client_lag_p99_ms": r.client_lag_p99_ms,
+        "start_lag_p99_ms": r.start_lag_p99_ms,
     }
 
 
