@@ -34,13 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, PROJECT_ROOT)
 
+from chatopt.mockllm.config import DEFAULT_TIERS  # noqa: E402
 from reference_server.auth import issue_token  # noqa: E402
 from reference_server.runtime.loop_lag import LoopLagMonitor, percentile  # noqa: E402
 from tests.services import free_port  # noqa: E402
@@ -78,6 +80,7 @@ class TurnResult:
     prompt_tokens: int
     completion_tokens: int
     conversation_id: str
+    turn_index: int = 0
 
 
 @dataclass
@@ -164,14 +167,14 @@ async def chat_turn(
 
 async def conversation(client: httpx.AsyncClient, run: ProfileRun, token: str, turns: list[str]) -> None:
     conversation_id = None
-    for message in turns:
+    for index, message in enumerate(turns):
         try:
             result = await chat_turn(client, run.url, token, message, conversation_id)
         except Exception as exc:  # recorded and reported; the run goes on
             run.errors.append(str(exc))
             return
         conversation_id = result.conversation_id
-        run.turns.append(result)
+        run.turns.append(replace(result, turn_index=index))
 
 
 async def debug_figures(client: httpx.AsyncClient, base: str, reset: bool = False) -> dict:
@@ -202,8 +205,37 @@ async def load_phase(
             conversation_id = None if turn % 10 == 0 else result.conversation_id
 
     await debug_figures(client, run.url, reset=True)
+    control = asyncio.create_task(control_loop_lag(seconds))
     await asyncio.gather(*(user(index) for index in range(users)))
-    return await debug_figures(client, run.url), done
+    figures = await debug_figures(client, run.url)
+    figures["control_lag_p99_ms"] = await control
+    return figures, done
+
+
+CONTROL = """
+import asyncio, sys
+from reference_server.runtime.loop_lag import LoopLagMonitor
+async def main():
+    monitor = LoopLagMonitor()
+    await monitor.start()
+    await asyncio.sleep(float(sys.argv[1]))
+    print(monitor.snapshot().p99_ms)
+asyncio.run(main())
+"""
+
+
+async def control_loop_lag(seconds: float) -> float:
+    """Loop-lag P99 of an idle process measured at the same time: this machine's scheduling noise."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CONTROL,
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+    )
+    out, _ = await process.communicate()
+    return float(out.decode().strip() or "nan")
 
 
 def p(values: list[float], q: float) -> float:
@@ -297,6 +329,17 @@ def report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_l
     b_ttft, o_ttft = ttfts(baseline), ttfts(optimized)
     b_tokens, o_tokens = prompt_tokens(baseline), prompt_tokens(optimized)
     o_with_summaries = sum(o_tokens) + summaries["prompt_tokens"] + summaries["completion_tokens"]
+    last = len(SCRIPT) - 1
+    b_last = [t.prompt_tokens for t in baseline.turns if t.turn_index == last]
+    o_last = [t.prompt_tokens for t in optimized.turns if t.turn_index == last]
+    # what the input would cost at the mock's list prices: chat on `large`, summaries on `small`
+    large, small = DEFAULT_TIERS["large"], DEFAULT_TIERS["small"]
+    b_cost = sum(b_tokens) * large.input_usd_per_million
+    o_cost = (
+        sum(o_tokens) * large.input_usd_per_million
+        + summaries["prompt_tokens"] * small.input_usd_per_million
+        + summaries["completion_tokens"] * small.output_usd_per_million
+    )
     figures = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average": os.getloadavg(),
@@ -310,6 +353,9 @@ def report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_l
             "baseline": statistics.fmean(b_tokens) if b_tokens else 0,
             "optimized": statistics.fmean(o_tokens) if o_tokens else 0,
             "optimized_with_summaries": o_with_summaries / len(o_tokens) if o_tokens else 0,
+            "baseline_turn_20": statistics.fmean(b_last) if b_last else 0,
+            "optimized_turn_20": statistics.fmean(o_last) if o_last else 0,
+            "input_cost_saving": 1 - o_cost / b_cost if b_cost else 0,
         },
         "summaries": summaries,
         "load": {
@@ -320,6 +366,7 @@ def report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_l
                 "errors": errors,
                 "loop_lag_ms": figures["loop_lag"],
                 "client_lag_p99_ms": figures["client_lag_p99_ms"],
+                "control_lag_p99_ms": figures["control_lag_p99_ms"],
             }
             for name, (figures, done, errors) in load.items()
         },
@@ -342,6 +389,10 @@ def report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_l
         f"  {'incl. background summary calls':<34} {tok['baseline']:9.0f}   "
         f"{tok['optimized_with_summaries']:9.0f}   {net:6.1%}"
     )
+    b20, o20 = tok["baseline_turn_20"], tok["optimized_turn_20"]
+    at_20 = 1 - o20 / b20 if b20 else float("nan")
+    print(f"  {'turn 20 alone':<34} {b20:9.0f}   {o20:9.0f}   {at_20:6.1%}")
+    print(f"  {'input cost at list prices (summaries on small)':<48} {tok['input_cost_saving']:20.1%}")
     print(f"event-loop lag under load ({args.users} users, {args.load_seconds:g} s each)")
     print("                                      baseline   optimized")
     for key in ("p50_ms", "p99_ms", "max_ms"):
@@ -360,6 +411,9 @@ def report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_l
         f"  {'client loop lag P99 (ms)':<34} {figures['load']['baseline']['client_lag_p99_ms']:9.1f}   "
         f"{figures['load']['optimized']['client_lag_p99_ms']:9.1f}"
     )
+    control = {name: figures["load"][name]["control_lag_p99_ms"] for name in ("baseline", "optimized")}
+    label = "idle control process lag P99 (ms)"
+    print(f"  {label:<34} {control['baseline']:9.1f}   {control['optimized']:9.1f}")
     print(
         f"phase 1 took {phase1_s:.0f} s; client loop lag P99 {phase1_client_lag_ms:.1f} ms; "
         f"load average {figures['load_average'][0]:.2f}"
