@@ -21,12 +21,29 @@ runner = CliRunner()
 def test_print_config_shows_the_effective_settings(tmp_path: Path) -> None:
     path = tmp_path / "mock.yaml"
     path.write_text("tiers: {small: {base_ms: 123}}\n")
-    result = runner.invoke(app, ["mock-llm", "--config", str(path), "--seed", "5", "--print-config"])
+    options = ["--seed", "5", "--tokens-per-event", "3", "--default-tier", "large", "--print-config"]
+    result = runner.invoke(app, ["mock-llm", "--config", str(path), *options])
     assert result.exit_code == 0, result.output
     printed = yaml.safe_load(result.output)
     assert printed["seed"] == 5
+    assert printed["tokens_per_event"] == 3
+    assert printed["default_tier"] == "large"
     assert printed["tiers"]["small"]["base_ms"] == 123
     assert printed["tiers"]["large"]["tokens_per_second"] == 40
+
+
+def test_fast_makes_every_tier_answer_in_milliseconds() -> None:
+    result = runner.invoke(app, ["mock-llm", "--fast", "--print-config"])
+    assert result.exit_code == 0, result.output
+    tiers = yaml.safe_load(result.output)["tiers"]
+    assert {tier["base_ms"] for tier in tiers.values()} == {5.0}
+    assert tiers["large"]["output_usd_per_million"] == 60.0
+
+
+def test_an_unknown_default_tier_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["mock-llm", "--default-tier", "huge", "--print-config"])
+    assert result.exit_code != 0
+    assert "unknown tier(s) huge" in str(result.exception)
 
 
 def test_a_bad_config_is_one_clear_line(tmp_path: Path) -> None:
