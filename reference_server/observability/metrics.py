@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -115,6 +123,9 @@ class ServerMetrics:
         self.provider = provider
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # Process RSS / fds / CPU and garbage-collector activity: leak and GC-pause monitoring.
+        ProcessCollector(registry=r)
+        GCCollector(registry=r)
         self.ttft = Histogram(
             "gen_ai_server_time_to_first_token_seconds", "Time from request start to the first answer token",
             GEN_AI_LABELS, buckets=TTFT_BUCKETS, registry=r,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 
 
 def test_no_operation_answers_500(monitored_server):

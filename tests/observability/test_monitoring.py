@@ -63,6 +63,9 @@ async def test_metrics_have_genai_names_and_llm_sized_buckets_after_traffic(moni
         "chatopt_websocket_connections",
         "chatopt_websocket_dead_peers_dropped_total",
         "chatopt_load_shed_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "python_gc_collections_total",
     ):
         assert _samples(text, name), name
 
