@@ -13,11 +13,11 @@ from chatopt.audit.session import AuditOptions
 from chatopt.targets import Target
 from tests.services import free_port
 
-#: Slow enough that a blocked event loop shows (each call ~250 ms), fast enough for a short suite.
+#: Slow enough that a blocked event loop shows (each call ~150 ms), fast enough for a short suite.
 LATENCY = {
-    "base_ms": 200,
+    "base_ms": 120,
     "prefill_ms_per_token": 0.0,
-    "tokens_per_second": 1500,
+    "tokens_per_second": 2000,
     "jitter_ms": 0,
     "token_jitter": 0,
 }

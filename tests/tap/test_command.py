@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def test_tap_command_records_a_call_to_its_trace_file(tmp_path: Path) -> None:
                 "--trace",
                 str(trace),
                 "--duration",
-                "6",
+                "60",
                 "--fault",
                 "503",
             ],
@@ -43,6 +44,7 @@ def test_tap_command_records_a_call_to_its_trace_file(tmp_path: Path) -> None:
             with httpx.Client(timeout=10) as client:
                 failed = client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
                 ok = client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+            process.send_signal(signal.SIGINT)  # Ctrl-C: stop, flush the trace, print the count
             output, _ = process.communicate(timeout=30)
         finally:
             if process.poll() is None:

@@ -7,7 +7,7 @@ from chatopt.audit.findings import Finding, Impact
 from chatopt.audit.session import Probe
 
 #: Backend time before the first token above this (median) is worth a finding (SPEC: < 200 ms perceived).
-OVERHEAD_PROBLEM_MS = 500.0
+OVERHEAD_PROBLEM_MS = 1000.0
 
 
 def backend_overhead_ms(probe: Probe) -> float | None:

@@ -6,7 +6,29 @@ import statistics
 
 from chatopt.audit.checks.base import Check, median, rounded
 from chatopt.audit.findings import Finding, Impact
+from chatopt.audit.session import Probe
 from chatopt.mockllm.config import DEFAULT_TIERS
+
+#: Without the tap, a stream whose first text comes after this share of a long (>= 1.5 s) answer is buffered.
+LATE_SHARE = 0.9
+LONG_ANSWER_MS = 1500.0
+#: With the tap, chunks spread over less than this share of the AI's generation time were held back.
+SPREAD_SHARE = 0.25
+MIN_GENERATION_MS = 300.0
+
+
+def _arrived_at_once(probe: Probe) -> bool:
+    """True when a streamed answer reached the client in one burst although it was generated over time."""
+    times = probe.exchange.chunk_times
+    if len(times) < 2 or probe.ttft_ms is None:
+        return False
+    streamed = [c for c in probe.chat_calls if c.stream and c.ttft_ms is not None and c.status < 400]
+    if streamed:
+        call = max(streamed, key=lambda c: c.duration_ms)
+        generation_ms = call.duration_ms - (call.ttft_ms or 0.0)
+        spread_ms = (times[-1] - times[0]) * 1000
+        return generation_ms >= MIN_GENERATION_MS and spread_ms < SPREAD_SHARE * generation_ms
+    return probe.total_ms >= LONG_ANSWER_MS and probe.ttft_ms >= LATE_SHARE * probe.total_ms
 
 
 class StreamingCheck(Check):
@@ -49,11 +71,7 @@ class StreamingCheck(Check):
             "median_gap_ms": rounded(median(gaps)),
             "p95_gap_ms": rounded(statistics.quantiles(gaps, n=20)[-1]) if len(gaps) >= 20 else None,
         }
-        late = [
-            probe
-            for probe in probes
-            if probe.ttft_ms is not None and probe.ttft_ms >= 0.9 * probe.total_ms and probe.total_ms > 300
-        ]
+        late = [probe for probe in probes if _arrived_at_once(probe)]
         if len(late) > len(probes) / 2:
             findings.append(
                 self.finding(
