@@ -111,7 +111,8 @@ class MockLLM:
         elif path == "/v1/embeddings":
             _require_method(method, "POST")
             data = parse_json_object(await _read_body(receive))
-            if not await _answered_by_fault(self._faults(scope), send, receive):
+            model = data.get("model") if isinstance(data.get("model"), str) else ""
+            if not await _answered_by_fault(self._faults(scope, model), send, receive):
                 await self._embeddings(send, data)
         elif path == "/health":
             await _send_json(send, 200, wire.dumps({"status": "ok", "active_streams": self.active_streams}))
@@ -143,20 +144,21 @@ class MockLLM:
         entries = [wire.model_entry(name, self._created) for name in self.config.model_names()]
         await _send_json(send, 200, wire.dumps({"object": "list", "data": entries}))
 
-    def _faults(self, scope: Scope) -> FaultPlan:
+    def _faults(self, scope: Scope, model: str) -> FaultPlan:
+        """The header's faults when it is present, else a draw from the model's configured rates."""
         for name, value in scope["headers"]:
             if name == FAULT_HEADER.encode():
                 try:
-                    return parse_fault_header(value.decode("latin-1"), self.config.faults)
+                    return parse_fault_header(value.decode("latin-1"), self.config.faults_for(model))
                 except FaultHeaderError as exc:
                     raise RequestError(400, f"{FAULT_HEADER}: {exc}", code="invalid_fault") from None
-        return draw_faults(self.config.faults, self._fault_rng)
+        return draw_faults(self.config.faults_for(model), self._fault_rng)
 
     async def _chat(
         self, scope: Scope, receive: Receive, send: Send, request: ChatRequest, arrived: float, body_size: int
     ) -> None:
         tier = self.tier_for(request.model)
-        faults = self._faults(scope)
+        faults = self._faults(scope, request.model)
         if await _answered_by_fault(faults, send, receive):
             return
         prompt_tokens, answer = await _off_loop_if_large(body_size, lambda: self._answer(request, faults))

@@ -16,6 +16,8 @@ defaults; every field is optional::
     faults:
       error_rate: 0.02            # share of requests answered 500/503
       rate_limit_rate: 0.01       # share answered 429 with Retry-After
+    model_faults:                 # per model name or pattern; unset fields come from `faults`
+      gpt-4o-mini: {bad_answer_rate: 0.3, bad_answer_kind: refusal}
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ class MockConfig(BaseModel):
     models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
     default_tier: str | None = "medium"
     faults: Faults = Field(default_factory=Faults)
+    model_faults: dict[str, Faults] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _tiers_exist(self) -> MockConfig:
@@ -168,6 +171,15 @@ class MockConfig(BaseModel):
             if any(char in pattern for char in "*?[") and fnmatch.fnmatchcase(model, pattern):
                 return tier
         return self.default_tier
+
+    def faults_for(self, model: str) -> Faults:
+        """The faults of a model name: its own entry (exact, then glob pattern), else ``faults``."""
+        if model in self.model_faults:
+            return self.model_faults[model]
+        for pattern, faults in self.model_faults.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                return faults
+        return self.faults
 
     def model_names(self) -> list[str]:
         """The concrete (non-pattern) model names, as ``GET /v1/models`` lists them."""
@@ -217,8 +229,16 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
             merged[key] = {**merged[key], **value}
         elif key == "models" and isinstance(value, dict):
             merged[key] = {**value, **{name: tier for name, tier in merged[key].items() if name not in value}}
-        else:
+        elif key != "model_faults":
             merged[key] = value
+    if isinstance(override.get("model_faults"), dict):
+        own = {
+            name: {**merged["faults"], **entry} if isinstance(entry, dict) else entry
+            for name, entry in override["model_faults"].items()
+        }
+        merged["model_faults"] = {**merged.get("model_faults", {}), **own}
+    elif "model_faults" in override:
+        merged["model_faults"] = override["model_faults"]
     return merged
 
 
@@ -226,7 +246,8 @@ def load_config(source: MockConfig | dict[str, Any] | str | Path | None = None) 
     """Build a config from the defaults overridden by a dict or a YAML file.
 
     Tiers (field by field), faults and models merge into the defaults; a config's
-    own model names and patterns are tried before the built-in ones.
+    own model names and patterns are tried before the built-in ones; each entry of
+    ``model_faults`` starts from the merged ``faults``.
     """
     if isinstance(source, MockConfig):
         return source

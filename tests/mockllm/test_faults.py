@@ -148,3 +148,25 @@ def test_embeddings_get_errors_and_rate_limits_too(mock_llm) -> None:
     with pytest.raises(openai.RateLimitError):
         client.embeddings.create(model="m", input="hi", extra_headers={"X-Mock-Fault": "rate-limit=1"})
     assert len(client.embeddings.create(model="m", input="hi").data[0].embedding) == 384
+
+
+def test_model_faults_apply_to_their_models_only(start_mock_llm) -> None:
+    mock = start_mock_llm(
+        MockConfig.fast(
+            faults={"error_status": 500},
+            model_faults={
+                "gpt-4o-mini": {"bad_answer_rate": 1.0, "bad_answer_kind": "short"},
+                "*-4": {"error_rate": 1},
+            },
+        )
+    )
+    client = client_for(mock.base_url)
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION).choices[
+        0
+    ].message.content == ("It depends.")
+    assert (
+        len(client.chat.completions.create(model="gpt-4o", messages=QUESTION).choices[0].message.content)
+        > 100
+    )
+    with pytest.raises(openai.InternalServerError):  # the pattern's entry keeps the global error_status
+        client.chat.completions.create(model="gpt-4", messages=QUESTION)
