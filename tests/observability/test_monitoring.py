@@ -35,6 +35,9 @@ async def test_metrics_have_genai_names_and_llm_sized_buckets_after_traffic(moni
                 headers=server.headers(Accept="text/event-stream"),
             )
             assert chat.status_code == 200
+            # Hops finished before the first byte of the stream: the cache lookup and the LLM's first token.
+            timing = chat.headers["server-timing"]
+            assert "cache;dur=" in timing and "llm;dur=" in timing
         metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     text = metrics.text
