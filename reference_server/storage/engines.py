@@ -13,7 +13,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
 
 #: How long SQLite waits for another writer (another worker process) before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -30,6 +29,9 @@ def _backend(url: URL) -> str:
         raise ValueError(
             f"unsupported database URL {url.render_as_string()!r}: use sqlite:/// or postgresql://"
         )
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        # Each pooled connection would get a database of its own: history would vanish.
+        raise ValueError("in-memory SQLite cannot hold the history; give a file, e.g. sqlite:///chat.db")
     return backend
 
 
@@ -54,13 +56,7 @@ def blocking_url(database_url: str) -> URL:
     return url.set(drivername=_SYNC_DRIVERS[_backend(url)])
 
 
-def _is_memory_sqlite(url: URL) -> bool:
-    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-
-
 def _engine_options(url: URL, pool_size: int) -> dict[str, Any]:
-    if _is_memory_sqlite(url):
-        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size, "max_overflow": pool_size}
     if url.get_backend_name() == "postgresql":
         options["pool_recycle"] = 1800

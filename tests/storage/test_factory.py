@@ -70,3 +70,8 @@ async def test_a_shared_redis_client_stays_open_for_its_owner(tmp_path: Path, re
 def test_an_unknown_database_scheme_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsupported database URL"):
         build_store(settings_for_profile("optimized", database_url="mysql://localhost/x"))
+
+
+def test_in_memory_sqlite_is_refused_because_history_would_vanish() -> None:
+    with pytest.raises(ValueError, match="give a file"):
+        build_store(settings_for_profile("optimized", database_url="sqlite+aiosqlite://"))
