@@ -205,3 +205,32 @@ async def test_a_tiered_server_killed_after_acknowledging_keeps_every_acked_mess
         _kill_after_acks, database_url, "optimized", 150, private_redis.url
     )
     assert set(acked) <= await _stored_ids(database_url, conversation_id)
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+async def test_archiving_racing_appends_loses_and_duplicates_nothing(
+    database_url: str, batched: bool
+) -> None:
+    # cold_after_days < 0: every conversation counts as idle, so archive and restore keep colliding.
+    store = SqlChatStore(database_url, secret=SECRET, cold_after_days=-1, batch_writes=batched, batch_ms=1)
+    await store.start()
+    acked: list[str] = []
+    archived: list[int] = []
+    try:
+        conversation = await store.create_conversation("alice", "contended")
+
+        async def archive_repeatedly() -> None:
+            for _ in range(60):
+                archived.append(await store.archive_idle(datetime.now(UTC)))
+                await asyncio.sleep(0)
+
+        archiver = asyncio.create_task(archive_repeatedly())
+        failures = await _write_while(store, conversation.id, 3, acked, until=lambda: len(acked) >= 60)
+        await archiver
+        stored = [message.id for message in await store.all_messages(conversation.id)]
+        assert await store.count_messages(conversation.id) == len(acked)
+    finally:
+        await store.close()
+    assert failures == []
+    assert sum(archived) > 1, "the archive never raced the writers"
+    assert sorted(stored) == sorted(acked)
