@@ -5,7 +5,10 @@ acknowledged message never depends on Redis. Reads of the newest page come from
 Redis when it has a valid copy and fill it from SQL on a miss. When Redis fails
 (down, killed, slow) every call falls back to SQL at once and Redis is left alone
 for a short back-off; a conversation whose write-through failed has its Redis copy
-dropped before Redis is used again, so a copy that missed a write is never served.
+dropped before this process uses Redis again, so it never serves a copy that missed a
+write. (With several server processes, another process could serve such a copy between
+Redis coming back and the next Redis call of the process whose write failed: the
+window is one request of that process, and the copy only lacks the newest messages.)
 """
 
 from __future__ import annotations
