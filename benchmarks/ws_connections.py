@@ -7,7 +7,10 @@ server's heartbeat pings like a browser would), holds them, and measures:
 - server memory per connection (RSS with N connections minus RSS before, divided by N);
 - server CPU while it holds them (heartbeats included);
 - the non-LLM round trip: ``ping`` -> ``pong`` latency from ``--pingers`` connections
-  while all N are open (P50 / P95 / P99, goal P95 < 50 ms).
+  while all N are open (P50 / P95 / P99, goal P95 < 50 ms), measured ``--settle``
+  seconds after the last connect;
+- the garbage collector's pauses (they stop the event loop for every connection), during
+  the ramp-up and during the measurement.
 
 The same load then runs against a bare Starlette WebSocket echo on the same uvicorn
 settings, so the table shows what the realtime layer costs over the minimum.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -214,6 +218,18 @@ def token() -> str:
     return issue_token(SECRET, "bench-user")
 
 
+def dump_gc_pauses(server: subprocess.Popen, stats: Path) -> dict:
+    """The server's GC pause figures so far (it writes them to ``stats`` on SIGUSR1)."""
+    stats.unlink(missing_ok=True)
+    server.send_signal(signal.SIGUSR1)
+    for _ in range(50):
+        if stats.exists():
+            with contextlib.suppress(ValueError):
+                return json.loads(stats.read_text())
+        time.sleep(0.1)
+    return {}
+
+
 def run_one(kind: str, args: argparse.Namespace) -> dict:
     import psutil
 
@@ -249,11 +265,12 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         opened = [json.loads(c.stdout.readline()) for c in clients]
         connect_s = time.monotonic() - started
         connected = sum(o["connected"] for o in opened)
-        time.sleep(2.0)
+        time.sleep(args.settle)
         rss_held = process.memory_info().rss
+        ramp_pauses = dump_gc_pauses(server, stats)
         process.cpu_percent(None)
         cpu_started = process.cpu_times()
-        server.send_signal(signal.SIGUSR2)  # count GC pauses of the hold only
+        server.send_signal(signal.SIGUSR2)  # from here on, count GC pauses of the hold only
         for c in clients:
             c.stdin.write("go\n")
             c.stdin.flush()
@@ -261,12 +278,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         cpu_ended = process.cpu_times()
         cpu_pct = process.cpu_percent(None)
         rss_end = process.memory_info().rss
-        server.send_signal(signal.SIGUSR1)
-        for _ in range(50):
-            if stats.exists():
-                break
-            time.sleep(0.1)
-        gc_pauses = json.loads(stats.read_text()) if stats.exists() else {}
+        gc_pauses = dump_gc_pauses(server, stats)
         for c in clients:
             c.stdin.write("close\n")
             c.stdin.flush()
@@ -299,6 +311,8 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
         "p50_ms": round(percentile(samples, 50), 2),
         "p95_ms": round(percentile(samples, 95), 2),
         "p99_ms": round(percentile(samples, 99), 2),
+        "ramp_gc_gen2_count": ramp_pauses.get("gen2", {}).get("count"),
+        "ramp_gc_gen2_max_ms": ramp_pauses.get("gen2", {}).get("max_ms"),
         "gc_gen2_count": gc_pauses.get("gen2", {}).get("count"),
         "gc_gen2_max_ms": gc_pauses.get("gen2", {}).get("max_ms"),
         "gc_gen1_max_ms": gc_pauses.get("gen1", {}).get("max_ms"),
@@ -309,10 +323,12 @@ def run_one(kind: str, args: argparse.Namespace) -> dict:
 def render(rows: list[dict], args: argparse.Namespace) -> None:
     fields = ["connections", "connect_errors", "connect_s", "rss_idle_mb", "rss_held_mb",
               "kib_per_connection", "server_cpu_pct", "server_cpu_s", "pings", "lost_pings",
-              "heartbeats_answered", "still_open", "p50_ms", "p95_ms", "p99_ms", "gc_gen2_count",
-              "gc_gen2_max_ms", "gc_gen1_max_ms", "gc_tracked_objects"]
+              "heartbeats_answered", "still_open", "p50_ms", "p95_ms", "p99_ms", "ramp_gc_gen2_count",
+              "ramp_gc_gen2_max_ms", "gc_gen2_count", "gc_gen2_max_ms", "gc_gen1_max_ms",
+              "gc_tracked_objects"]
     names = [r["server"] for r in rows]
-    print(f"\n{args.connections} idle WebSockets, heartbeat {args.heartbeat:g}s, hold {args.hold:g}s, "
+    print(f"\n{args.connections} idle WebSockets, heartbeat {args.heartbeat:g}s, settle {args.settle:g}s, "
+          f"hold {args.hold:g}s, "
           f"{args.pingers} pingers every {args.interval:g}s, compression {args.compression}")
     header = f"{'':22}" + "".join(f"{n:>14}" for n in names) + ("      ratio" if len(rows) == 2 else "")
     print(header)
@@ -341,6 +357,8 @@ def main() -> None:
     parser.add_argument("--heartbeat", type=float, default=30.0, help="server heartbeat (ws_heartbeat_s)")
     parser.add_argument("--hold", type=float, default=30.0,
                         help="seconds of pinging while all are open (one heartbeat by default)")
+    parser.add_argument("--settle", type=float, default=15.0,
+                        help="seconds between the last connect and the measurement (heartbeats run)")
     parser.add_argument("--pingers", type=int, default=200, help="connections that measure ping/pong")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between a pinger's pings")
     parser.add_argument("--compression", choices=["deflate", "none"], default="deflate",
