@@ -17,7 +17,13 @@ import psutil
 from locust.env import Environment
 
 from chatopt.bench.collector import Collector
-from chatopt.bench.runner import DONE_MESSAGE, DRAIN_MESSAGE, SPEC_MESSAGE, preload_tokenizer
+from chatopt.bench.runner import (
+    DONE_MESSAGE,
+    DRAIN_MESSAGE,
+    SPEC_MESSAGE,
+    preload_tokenizer,
+    quiet_garbage_collector,
+)
 from chatopt.bench.users import RunContext, RunSpec, make_user_classes
 
 
@@ -33,6 +39,7 @@ def run_worker(master_host: str, master_port: int) -> None:
     def on_spec(environment: Environment, msg: object) -> None:
         spec = RunSpec.model_validate_json(msg.data)  # type: ignore[attr-defined]
         preload_tokenizer(spec)
+        quiet_garbage_collector()
         context.spec = spec
         collector.model = spec.target.model
         collector.worker = f"worker-{max(0, runner.worker_index)}"
