@@ -94,11 +94,13 @@ class ChatPipeline:
         if self.settings.context_window:
             wanted = 2 * (self.settings.context_recent_exchanges + COMPLEX_EXTRA_EXCHANGES)
             limit = min(wanted, self.settings.history_page_max)
-            turn.history = await store.recent_messages(turn.conversation.id, limit)
-            summary = await store.get_summary(turn.conversation.id)
+            turn.history, summary, total = await asyncio.gather(
+                store.recent_messages(turn.conversation.id, limit),
+                store.get_summary(turn.conversation.id),
+                store.count_messages(turn.conversation.id),
+            )
             if summary is not None:
                 turn.summary = summary.text
-                total = await store.count_messages(turn.conversation.id)
                 turn.summary_uncovered = total - summary.message_count
         else:
             turn.history = await store.all_messages(turn.conversation.id)
