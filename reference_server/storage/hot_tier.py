@@ -5,8 +5,10 @@ Redis Cluster slot):
 
 - ``…:msgs`` a list of up to ``capacity`` messages as JSON, oldest first;
 - ``…:meta`` a hash: ``gen`` (bumped by every append), ``filled`` (the list is a
-  valid copy), ``complete`` (the list holds every message of the conversation) and
-  ``conversation`` (the conversation record as JSON).
+  valid copy), ``complete`` (the list holds every message of the conversation),
+  ``conversation`` (the conversation record as JSON) and ``summary`` /
+  ``summary_count`` (the running summary; a summary covering fewer messages never
+  replaces one covering more).
 
 Every operation is one Lua script, so it is atomic. A read-through fill carries the
 ``gen`` it saw before reading SQL and is dropped if an append bumped it meanwhile, so
@@ -23,7 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from reference_server.storage.base import Conversation
+from reference_server.storage.base import Conversation, Summary
 from reference_server.storage.records import StoredMessage
 
 _APPEND = """
@@ -63,6 +65,14 @@ return 1
 
 _REMEMBER = """
 redis.call('HSET', KEYS[1], 'conversation', ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1
+"""
+
+_REMEMBER_SUMMARY = """
+local known = tonumber(redis.call('HGET', KEYS[1], 'summary_count') or '-2')
+if tonumber(ARGV[2]) < known then return 0 end
+redis.call('HSET', KEYS[1], 'summary', ARGV[3], 'summary_count', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return 1
 """
@@ -150,6 +160,7 @@ class RedisHotTier:
         self._fill = redis.register_script(_FILL)
         self._read = redis.register_script(_READ)
         self._remember = redis.register_script(_REMEMBER)
+        self._remember_summary = redis.register_script(_REMEMBER_SUMMARY)
 
     def keys(self, conversation_id: str) -> list[str]:
         base = f"{self.prefix}{{{conversation_id}}}"
@@ -197,6 +208,30 @@ class RedisHotTier:
         return _conversation_from(
             _text(await self.redis.hget(self.keys(conversation_id)[1], "conversation") or "")
         )
+
+    async def summary(self, conversation_id: str) -> tuple[bool, Summary | None]:
+        """(known, summary): whether the copy knows the running summary, and the summary if any."""
+        text = await self.redis.hget(self.keys(conversation_id)[1], "summary")
+        if text is None:
+            return False, None
+        data = json.loads(text)
+        if not data:
+            return True, None
+        return True, Summary(data["text"], data["message_count"], datetime.fromisoformat(data["updated_at"]))
+
+    async def remember_summary(self, conversation_id: str, summary: Summary | None) -> bool:
+        """Keep the running summary (None: there is none); an older summary never replaces a newer one."""
+        if summary is None:
+            count, document = -1, "{}"
+        else:
+            count = summary.message_count
+            document = json.dumps(
+                {"text": summary.text, "message_count": count, "updated_at": summary.updated_at.isoformat()}
+            )
+        stored = await self._remember_summary(
+            keys=self.keys(conversation_id)[1:], args=[self.ttl_s, count, document]
+        )
+        return int(stored) == 1
 
     async def remember(self, conversation: Conversation) -> None:
         """Keep the conversation record (owner, title, times) for ownership checks without SQL."""

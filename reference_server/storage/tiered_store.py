@@ -166,10 +166,22 @@ class TieredChatStore:
         return await self.warm.count_messages(conversation_id)
 
     async def get_summary(self, conversation_id: str) -> Summary | None:
-        return await self.warm.get_summary(conversation_id)
+        cached = await self._redis(lambda: self.hot.summary(conversation_id))
+        if cached is not None and cached[0]:
+            self.hot_hits += 1
+            return cached[1]
+        self.hot_misses += 1
+        summary = await self.warm.get_summary(conversation_id)
+        if self.redis_available:
+            await self._redis(lambda: self.hot.remember_summary(conversation_id, summary))
+        return summary
 
     async def set_summary(self, conversation_id: str, text: str, message_count: int) -> None:
         await self.warm.set_summary(conversation_id, text, message_count)
+        # Cache exactly what SQL now holds, its timestamp included.
+        summary = await self.warm.get_summary(conversation_id)
+        if await self._redis(lambda: self.hot.remember_summary(conversation_id, summary)) is None:
+            self._stale.add(conversation_id)
 
     async def archive_idle(self, now: datetime) -> int:
         return await self.warm.archive_idle(now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,24 @@ async def test_a_fill_that_raced_an_append_is_dropped(hot_store: TieredChatStore
     await hot_store.append_messages(conversation.id, [make_message(conversation.id, 1)])
     assert not await hot_store.hot.fill(conversation.id, seen.gen, None, stale_rows, complete=True)
     assert len((await hot_store.list_messages(conversation.id, None, 10)).items) == 1
+
+
+async def test_the_running_summary_is_served_hot_and_never_goes_back_in_time(
+    hot_store: TieredChatStore,
+) -> None:
+    conversation = await hot_store.create_conversation("alice", "summary")
+    assert await hot_store.get_summary(conversation.id) is None
+    hits = hot_store.hot_hits
+    assert await hot_store.get_summary(conversation.id) is None and hot_store.hot_hits == hits + 1
+    await hot_store.set_summary(conversation.id, "newer", 10)
+    older = await hot_store.warm.get_summary(conversation.id)
+    assert older is not None
+    assert not await hot_store.hot.remember_summary(
+        conversation.id, replace(older, text="older", message_count=5)
+    )
+    assert not await hot_store.hot.remember_summary(conversation.id, None)
+    hits = hot_store.hot_hits
+    assert await hot_store.get_summary(conversation.id) == older and hot_store.hot_hits == hits + 1
 
 
 async def test_cached_conversation_still_belongs_to_its_owner_only(hot_store: TieredChatStore) -> None:
