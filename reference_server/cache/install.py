@@ -4,11 +4,14 @@
 on its scope (``settings.cache_scope``, system-prompt version, the tier the router would
 pick) and its conversation context, and remembers the lookup on the turn so the store
 after the answer files it under the same key, and the response can say ``X-Cache``.
+The cache never breaks a chat: when Redis or the embedding model fails, the turn is a
+miss (logged and counted in ``stats.errors``) and the answer is not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from reference_server.cache.admission import CompletedAnswer
 from reference_server.cache.chat_cache import CacheLookup, ChatCache
@@ -20,6 +23,8 @@ from reference_server.routing.classifier import classify
 from reference_server.routing.router import TIER_LABELS
 from reference_server.services import Services
 from reference_server.settings import ServerSettings
+
+log = logging.getLogger("reference_server.cache")
 
 
 def turn_history(turn: Turn) -> list[dict[str, str]]:
@@ -45,7 +50,12 @@ class PipelineCache:
     async def lookup(self, turn: Turn) -> CachedAnswer | None:
         history = turn_history(turn)
         scope = self.scope(turn.identity.user_id, turn.message, history)
-        found = await self.cache.lookup(turn.message, history, scope)
+        try:
+            found = await self.cache.lookup(turn.message, history, scope)
+        except Exception:
+            self._failed("lookup")
+            turn.cache_lookup = CacheLookup("miss", None, turn.message, "", "", "")  # nothing to store
+            return None
         turn.cache_lookup = found
         if found.answer is None:
             return None
@@ -53,9 +63,16 @@ class PipelineCache:
 
     async def store(self, turn: Turn, reply: str, model: str) -> None:
         found = turn.cache_lookup
-        if not isinstance(found, CacheLookup) or found.hit:
+        if not isinstance(found, CacheLookup) or found.hit or not found.key:
             return
-        await self.cache.store(found, CompletedAnswer(reply, model, turn.finish_reason))
+        try:
+            await self.cache.store(found, CompletedAnswer(reply, model, turn.finish_reason))
+        except Exception:
+            self._failed("store")
+
+    def _failed(self, stage: str) -> None:
+        self.cache.stats.errors += 1
+        log.warning("answer cache %s failed; serving without the cache", stage, exc_info=True)
 
     async def forget(self, user_id: str, question: str, history: list[dict[str, str]], answer: str) -> int:
         """Negative feedback: drop the entry that would serve ``answer`` to ``question`` again."""
@@ -78,7 +95,11 @@ async def attach_cache(services: Services) -> None:
     if settings.cache_semantic:  # loading the offline model must not block the loop
         embed = await asyncio.to_thread(default_embed_function, settings)
     cache = build_cache(settings, services.redis, embed=embed)
-    await cache.start()
+    try:
+        await cache.start()
+    except Exception:  # Redis down at start-up: begin empty, the change log fills the index later
+        cache.stats.errors += 1
+        log.warning("could not load cached vectors; starting with an empty semantic index", exc_info=True)
     services.cache = PipelineCache(cache, settings)
 
 

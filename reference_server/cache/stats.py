@@ -17,6 +17,7 @@ class CacheStats:
     rejected: Counter[str] = field(default_factory=Counter)
     trap_vetoes: Counter[str] = field(default_factory=Counter)
     invalidations: int = 0
+    errors: int = 0  # lookups or stores that failed (Redis or the embedding model down)
 
     @property
     def lookups(self) -> int:

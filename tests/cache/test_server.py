@@ -161,3 +161,14 @@ async def test_two_servers_share_the_cache_through_redis(start, mock, private_re
     await asyncio.sleep(SYNC_INTERVAL_S + 0.1)  # the second instance re-reads the change log this often
     assert (await ask(second, PARAPHRASE)).headers["x-cache"] == "hit-semantic"
     assert mock.injector.requests == ["large"]
+
+
+@pytest.mark.services
+async def test_chat_keeps_working_when_the_cache_redis_dies(start, mock, private_redis):
+    url = start(cache=True, redis_url=private_redis.url)
+    assert (await ask(url, QUESTION)).headers["x-cache"] == "miss"
+    assert (await ask(url, QUESTION)).headers["x-cache"] == "hit-exact"
+    private_redis.stop()
+    degraded = await ask(url, QUESTION)
+    assert degraded.status_code == 200 and degraded.json()["reply"]
+    assert degraded.headers["x-cache"] == "miss"
