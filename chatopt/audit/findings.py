@@ -71,6 +71,7 @@ class Stack(BaseModel):
     powered_by: str | None = None
     http_version: str | None = None
     transport: str | None = None
+    websocket_offered: bool | None = None
     content_type: str | None = None
     ai_api: str | None = None
     models: list[str] = Field(default_factory=list)
@@ -86,7 +87,10 @@ class Stack(BaseModel):
         if self.runtime:
             parts.append(self.runtime)
         if self.transport:
-            parts.append(f"{self.transport} over {self.http_version or 'HTTP'}")
+            websocket = (
+                " (WebSocket offered)" if self.websocket_offered and self.transport != "websocket" else ""
+            )
+            parts.append(f"{self.transport} over {self.http_version or 'HTTP'}{websocket}")
         if self.ai_api:
             models = f" ({', '.join(self.models)})" if self.models else ""
             parts.append(f"{self.ai_api}{models}")

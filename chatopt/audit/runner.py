@@ -159,6 +159,7 @@ def _stack(session: AuditSession, conversation: list[Probe], findings: list[Find
         powered_by=transport.get("powered_by") or headers.get("x-powered-by"),
         http_version=transport.get("http_version"),
         transport=conversation[0].exchange.mode if conversation else None,
+        websocket_offered=transport.get("websocket_offered"),
         content_type=headers.get("content-type"),
         ai_api=ai_api,
         models=models,

@@ -87,6 +87,7 @@ def test_baseline_profile_shows_every_bottleneck(audit, tap_port, postgres_url) 
     )
     assert checks["ratelimit.burst"][0].evidence["status_counts"].get("429") is None
     assert checks["input.limits"][0].evidence["probes"]["long_message"]["verdict"] == "accepted"
+    assert checks["transport.fingerprint"][0].evidence["websocket_offered"] is False
 
 
 def test_optimized_profile_shows_none_of_them(audit, tap_port, postgres_url) -> None:
@@ -98,3 +99,5 @@ def test_optimized_profile_shows_none_of_them(audit, tap_port, postgres_url) -> 
     ]
     assert checks["loop.blocking"][0].status == "ok"
     assert checks["ratelimit.burst"][0].evidence["retry_after"] is not None
+    assert checks["transport.fingerprint"][0].evidence["websocket_offered"] is True
+    assert "(WebSocket offered)" in result.diagnosis

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from chatopt.audit.checks.base import Check
 from chatopt.audit.findings import Finding
+from chatopt.targets import websocket_url
+
+#: Where chat backends usually offer a WebSocket.
+WEBSOCKET_PATH = "/ws"
 
 
 class TransportCheck(Check):
@@ -32,6 +38,7 @@ class TransportCheck(Check):
             "connection": headers.get("connection"),
             "x_accel_buffering": headers.get("x-accel-buffering"),
             "cache_control": headers.get("cache-control"),
+            "websocket_offered": True if mode == "websocket" else await self._websocket_offered(),
         }
         self.session.transport = evidence
         findings: list[Finding] = []
@@ -84,3 +91,24 @@ class TransportCheck(Check):
                 self.finding("ok", self.t("Transport", "Transporte"), evidence=evidence, confidence="high")
             )
         return findings
+
+    async def _websocket_offered(self) -> bool:
+        """Does ``/ws`` complete a WebSocket handshake (or ask for credentials with a 401)?
+
+        A 403 does not count: Starlette, for one, refuses a WebSocket to a path it has no route for with 403.
+        """
+        self.session.spend()
+        skip = ("content-type", "accept", "content-length")
+        headers = {k: v for k, v in self.session.target.headers.items() if k.lower() not in skip}
+        try:
+            async with connect(
+                websocket_url(self.session.origin) + WEBSOCKET_PATH,
+                additional_headers=headers,
+                open_timeout=3,
+                close_timeout=1,
+            ):
+                return True
+        except InvalidStatus as exc:
+            return exc.response.status_code == 401
+        except (OSError, InvalidHandshake, TimeoutError):
+            return False
