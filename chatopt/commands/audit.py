@@ -68,13 +68,16 @@ def audit(
 ) -> None:
     """Diagnose why a chat backend lags, before optimizing anything.
 
-    Sends a scripted conversation and a few probes (bounded by --max-requests and
-    --max-seconds), and with --tap-port/--tap-upstream records every AI call the backend
-    makes (point its OPENAI_BASE_URL at http://127.0.0.1:TAP_PORT/v1 first). Prints the
-    ranked bottlenecks and writes audit.json, audit.md and audit.html to --out.
+    Sends a scripted conversation and a few probes, bounded by --max-requests and --max-seconds.
 
-    Example: chatopt audit http://127.0.0.1:8000 --target reference -H 'Authorization: Bearer T'
-    --tap-port 9200 --tap-upstream http://127.0.0.1:9100/v1
+    With --tap-port/--tap-upstream it also records every AI call the backend makes:
+    point the backend's OPENAI_BASE_URL at http://127.0.0.1:TAP_PORT/v1 first.
+
+    Prints the ranked bottlenecks; writes audit.json, audit.md and audit.html to --out.
+    Check ids and thresholds: docs/CHECKS.md.
+
+    Example: chatopt audit http://127.0.0.1:8000 -H 'Authorization: Bearer T'
+    --tap-port 9200 --tap-upstream http://127.0.0.1:9100/v1 --pid 4242
     """
     check_language(lang)
     if max_requests < 10:
@@ -118,7 +121,7 @@ def audit(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("scripted conversation", total=len(ALL_CHECKS))
+        task = progress.add_task("scripted conversation", total=len(ALL_CHECKS) - len(options.skip))
 
         def on_progress(check_id: str, done: int, total: int) -> None:
             progress.update(task, description=check_id, completed=done, total=total)

@@ -49,10 +49,13 @@ def profile(
 ) -> None:
     """Profile a running backend: CPU hot spots, event-loop blocking, memory growth.
 
-    psutil samples RSS, open files and threads of any process. For Python, py-spy finds the
-    hottest functions and splits the event-loop thread's time into waiting, CPU and blocked
-    (sync I/O on the loop is what freezes every user at once). --memray adds allocation
-    tracking. Put load on the backend meanwhile (chatopt bench, or chatopt audit).
+    psutil samples RSS, open files and threads of any process.
+
+    For Python, py-spy finds the hottest functions and splits the event-loop thread's
+    time into waiting, CPU and blocked: sync I/O on the loop freezes every user at once.
+
+    --memray adds allocation tracking (needs gdb or lldb and ptrace rights).
+    Put load on the backend meanwhile (chatopt bench or chatopt audit).
 
     Example: chatopt profile --pid 4242 --duration 30s --out reports/profile.json
     """

@@ -36,9 +36,12 @@ def tap(
     """Record every AI call a backend makes, without changing a byte of it.
 
     Point the backend's OPENAI_BASE_URL at http://127.0.0.1:PORT/v1 and use it as usual.
+
     Each call (model, stream flag, messages, exact prompt/completion tokens, whether the
-    full history was re-sent, TTFT, duration, status) goes to the --trace JSONL file and
-    the live table. Example: chatopt tap --upstream http://127.0.0.1:9100/v1 --port 9200
+    whole conversation was re-sent, TTFT, duration, status) goes to the --trace JSONL
+    file and to the live table.
+
+    Example: chatopt tap --upstream http://127.0.0.1:9100/v1 --port 9200
     """
     try:
         faults = [parse_fault(spec) for spec in fault or []]
