@@ -23,7 +23,7 @@ async def llm(mock):
 @pytest.fixture
 def router() -> ModelRouter:
     settings = settings_for_profile("optimized")
-    return ModelRouter.from_settings(settings, first_token_timeout_s=2.0, hold_back_chars=120)
+    return ModelRouter.from_settings(settings, first_token_timeout_s=2.0)
 
 
 async def collect(stream) -> tuple[str, StreamEnd]:
