@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -445,18 +446,28 @@ def print_ratios(results: list[LevelResult]) -> None:
 
 
 async def main_async(
-    levels: list[int], window_s: float, servers: dict[str, tuple[int, int]], seed: int
+    levels: list[int], window_s: float, servers: dict[str, tuple[int, int]], seed: int, together_up_to: int
 ) -> list[LevelResult]:
+    """Each level against both servers: at the same time up to ``together_up_to`` streams (both
+    see the same machine noise), one after the other above it (where each saturates a core)."""
     jobs = build_jobs({name: port for name, (port, _) in servers.items()})
-    results = []
+    results: list[LevelResult] = []
     order = list(servers)
     for index, streams in enumerate(levels):
-        for server in order if index % 2 == 0 else order[::-1]:
+        window = max(window_s, 30.0) if streams == 1 else window_s
+
+        def level(server: str, streams: int = streams, window: float = window) -> Awaitable[LevelResult]:
             port, pid = servers[server]
-            print(f"... {streams} streams against {server}", file=sys.stderr, flush=True)
-            window = max(window_s, 30.0) if streams == 1 else window_s
-            results.append(await run_level(server, port, pid, streams, jobs, window, seed=seed + streams))
-            await asyncio.sleep(2)
+            return run_level(server, port, pid, streams, jobs, window, seed=seed + streams)
+
+        if streams <= together_up_to:
+            print(f"... {streams} streams against each server at once", file=sys.stderr, flush=True)
+            results.extend(await asyncio.gather(*(level(server) for server in order)))
+        else:
+            for server in order if index % 2 == 0 else order[::-1]:
+                print(f"... {streams} streams against {server}", file=sys.stderr, flush=True)
+                results.append(await level(server))
+                await asyncio.sleep(2)
     return results
 
 
@@ -466,6 +477,9 @@ def main() -> None:
     )
     parser.add_argument("--levels", default="1,100,1000", help="comma-separated concurrent stream counts")
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured per level and server")
+    parser.add_argument(
+        "--together-up-to", type=int, default=100, help="run both servers at once up to this many streams"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="run the sweep this many times; report medians")
     parser.add_argument("--json", type=Path, help="also write every run's percentiles here")
     parser.add_argument("--serve", choices=["mock", "bare"], help=argparse.SUPPRESS)
@@ -494,7 +508,7 @@ def main() -> None:
                 f"run {run + 1}: load {os.getloadavg()[0]:.2f} (1 min), {psutil.cpu_count()} CPUs",
                 file=sys.stderr,
             )
-            runs.append(runner(main_async(levels, args.window, servers, seed=run * 10_000)))
+            runs.append(runner(main_async(levels, args.window, servers, run * 10_000, args.together_up_to)))
             print_table(runs[-1])
             print()
     finally:
