@@ -2,8 +2,10 @@
 
 ``RateLimitAdmission`` fills the ``admission`` slot: per-user (by tier) and per-IP sliding
 windows, refused with 429 + ``Retry-After`` + ``RateLimit`` headers (503 when Redis is
-down and the limiter fails closed). ``MessageFilter`` fills the ``input_filter`` slot:
-length limit, spam, profanity, then HTML sanitizing of the text that gets stored.
+down and the limiter fails closed). ``RateLimitHeadersMiddleware`` puts the ``RateLimit``
+headers on admitted answers too, so clients see their remaining quota before hitting it.
+``MessageFilter`` fills the ``input_filter`` slot: length limit, spam, profanity, then HTML
+sanitizing of the text that gets stored.
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_server.chat.turn import Turn
 from reference_server.errors import ApiError
 from reference_server.observability.metrics import ServerMetrics
 from reference_server.security.profanity import ProfanityFilter
-from reference_server.security.ratelimit import RateLimitCheck, SlidingWindowLimiter, ip_policy, tier_policy
+from reference_server.security.ratelimit import (
+    RateDecision,
+    RateLimitCheck,
+    SlidingWindowLimiter,
+    ip_policy,
+    tier_policy,
+)
 from reference_server.security.rejection import Rejection
 from reference_server.security.sanitize import sanitize_message
 from reference_server.security.spam import check_spam
@@ -46,6 +57,9 @@ class RateLimitAdmission:
     @asynccontextmanager
     async def admit(self, turn: Turn) -> AsyncIterator[None]:
         decision = await self.limiter.hit(*self.checks(turn))
+        slot = _admitted.get()
+        if slot is not None:
+            slot.append(decision)
         if decision.unavailable:
             if self.metrics is not None:
                 self.metrics.rate_limited.labels("unavailable").inc()
@@ -64,6 +78,39 @@ class RateLimitAdmission:
                 decision.headers(),
             )
         yield
+
+
+_admitted: ContextVar[list[RateDecision] | None] = ContextVar("chatopt_rate_decisions", default=None)
+
+
+class RateLimitHeadersMiddleware:
+    """ASGI middleware: ``RateLimit`` / ``RateLimit-Policy`` on responses whose turn was admitted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        decisions: list[RateDecision] = []
+        token = _admitted.set(decisions)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and decisions:
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.lower().encode(), value.encode())
+                    for name, value in decisions[-1].headers().items()
+                    if name.lower().encode() not in present and name != "Retry-After"
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            _admitted.reset(token)
 
 
 class MessageFilter:

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from reference_server.observability.alerts import Alerter
 from reference_server.observability.metrics import ServerMetrics
 from reference_server.observability.otel import setup_tracing
-from reference_server.security.admission import MessageFilter, RateLimitAdmission
+from reference_server.security.admission import MessageFilter, RateLimitAdmission, RateLimitHeadersMiddleware
 from reference_server.security.llm_guard import GuardedLLM
 from reference_server.security.ratelimit import SlidingWindowLimiter
 from reference_server.security.resilience import CircuitBreaker, RetryPolicy
@@ -38,6 +38,7 @@ def install_hardening(app: Starlette, settings: ServerSettings) -> None:
     if settings.rate_limits:
         shedder = LoadShedder(settings.capacity_inflight, settings.shed_at_fraction)
         app.state.shedder = shedder
+        app.add_middleware(RateLimitHeadersMiddleware)
         app.add_middleware(LoadSheddingMiddleware, shedder=shedder)
 
 

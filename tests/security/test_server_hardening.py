@@ -51,16 +51,15 @@ async def test_premium_tier_and_ip_limits_apply(monitored_server, redis_url):
     premium_user = f"p-{uuid.uuid4().hex[:8]}"
     async with server.client() as client:
         premium = [
-            (
-                await client.post(
-                    "/api/chat",
-                    json={"message": f"q{i}"},
-                    headers=server.headers(premium_user, tier="premium"),
-                )
-            ).status_code
+            await client.post(
+                "/api/chat", json={"message": f"q{i}"}, headers=server.headers(premium_user, tier="premium")
+            )
             for i in range(6)
         ]
-    assert premium == [200] * 4 + [429] * 2
+    assert [r.status_code for r in premium] == [200] * 4 + [429] * 2
+    assert premium[0].headers["RateLimit"].startswith('"premium";r=3;')  # quota visible before it runs out
+    assert premium[3].headers["RateLimit"].startswith('"premium";r=0;')
+    assert "Retry-After" not in premium[3].headers
     ip_server = monitored_server(redis_url=redis_url, rate_free_per_hour=100, rate_ip_per_hour=3)
     async with ip_server.client() as client:
         by_ip = [
