@@ -1,6 +1,7 @@
 """The mixed scenario routed across small/medium/large vs the baseline's single large model.
 
 Run: .venv/bin/python benchmarks/routing_cost.py [--conversations 1000] [--bad-answer-rate 0.05]
+     [--latency-conversations 200]
 
 Each conversation of ``scenarios/mixed.yaml`` (80% simple, 15% moderate, 5% complex,
 EN + PT) is answered twice by the mock LLM (fast timings, real token counts and the
@@ -9,6 +10,9 @@ and once by the ``large`` model alone. The mock injects low-quality answers (ref
 empty, too short) into a share of all calls, so escalations happen as they would in
 production. Prints the share per tier, escalations, cost per 1,000 conversations for
 both and their ratio, answer completeness for both, and the classifier's own latency.
+Then, with the mock's realistic default latencies, streams a smaller sample both ways and
+prints time to first token and whole-answer time (routed includes the light model's
+hold-back and any escalation).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from chatopt.bench.scenario import load_scenario
 from chatopt.mockllm import MockConfig, MockLLMServer
-from reference_server.llm.client import LLMClient
+from reference_server.llm.client import Delta, LLMClient
 from reference_server.routing.classifier import classify
 from reference_server.routing.prices import PriceTable
 from reference_server.routing.quality import check_answer
@@ -88,6 +92,43 @@ async def compare(base_url: str, messages: list[str]) -> None:
           f"large-only {100 * baseline_ok / count:.1f}%")
 
 
+async def latency(base_url: str, messages: list[str]) -> None:
+    settings = settings_for_profile("optimized", llm_base_url=base_url)
+    llm = LLMClient(settings)
+    router = ModelRouter.from_settings(settings)
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def timed(stream) -> tuple[float, float]:
+        started = time.perf_counter()
+        first = float("nan")
+        async for item in stream:
+            if isinstance(item, Delta) and first != first:
+                first = time.perf_counter() - started
+        return 1000 * first, 1000 * (time.perf_counter() - started)
+
+    async def one(message: str, routed: bool) -> tuple[float, float]:
+        conversation = [
+            {"role": "system", "content": settings.system_prompt},
+            {"role": "user", "content": message},
+        ]
+        async with gate:
+            if routed:
+                return await timed(router.llm(llm, router.plan(message)).stream(conversation))
+            return await timed(llm.stream(conversation, settings.model_large))
+
+    try:
+        for label, routed in (("routed", True), ("large only", False)):
+            results = await asyncio.gather(*(one(m, routed) for m in messages))
+            ttft = [r[0] for r in results]
+            total = [r[1] for r in results]
+            p50, p95 = np.percentile(ttft, 50), np.percentile(ttft, 95)
+            mean_total = np.mean(total)
+            print(f"{label:>10}: TTFT P50 {p50:.0f} ms, P95 {p95:.0f} ms; "
+                  f"whole answer mean {mean_total:.0f} ms")
+    finally:
+        await llm.close()
+
+
 def classifier_latency(messages: list[str]) -> None:
     timings = []
     for message in messages:
@@ -103,6 +144,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--bad-answer-rate", type=float, default=0.05, help="share of calls answered badly")
     parser.add_argument("--bad-answer-kind", choices=("refusal", "empty", "short"), default="refusal")
+    parser.add_argument("--latency-conversations", type=int, default=200)
     args = parser.parse_args()
     scenario = load_scenario("mixed")
     rng = random.Random(42)
@@ -112,6 +154,9 @@ def main() -> None:
     config = MockConfig.fast(faults=faults)
     with MockLLMServer(config) as mock:
         asyncio.run(compare(mock.base_url, messages))
+    print(f"streaming {args.latency_conversations} conversations with the mock's default latencies:")
+    with MockLLMServer(MockConfig(faults=faults)) as mock:
+        asyncio.run(latency(mock.base_url, messages[: args.latency_conversations]))
 
 
 if __name__ == "__main__":
