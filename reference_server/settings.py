@@ -117,6 +117,7 @@ class ServerSettings(BaseModel):
     shed_at_fraction: float = 0.8
     rate_fail_open: bool = True
     max_message_chars: int = 2000
+    spam_llm_classifier: bool = False  # also ask the small model whether a message is spam (one extra call)
     max_body_bytes: int = 64 * 1024
     llm_max_retries: int = 2
     breaker_error_rate: float = 0.10

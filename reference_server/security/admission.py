@@ -31,6 +31,7 @@ from reference_server.security.ratelimit import (
 from reference_server.security.rejection import Rejection
 from reference_server.security.sanitize import sanitize_message
 from reference_server.security.spam import check_spam
+from reference_server.security.spam_classifier import LlmSpamClassifier
 from reference_server.security.validation import check_message
 from reference_server.settings import ServerSettings
 
@@ -118,11 +119,12 @@ class MessageFilter:
 
     def __init__(
         self, settings: ServerSettings, metrics: ServerMetrics | None = None,
-        profanity: ProfanityFilter | None = None,
+        profanity: ProfanityFilter | None = None, classifier: LlmSpamClassifier | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.profanity = profanity or ProfanityFilter()
+        self.classifier = classifier
 
     def clean(self, text: str) -> str:
         """The text to store and send on, or a ``Rejection``."""
@@ -134,6 +136,9 @@ class MessageFilter:
     async def check(self, turn: Turn) -> None:
         try:
             turn.message = self.clean(turn.message)
+            if self.classifier is not None and await self.classifier.is_spam(turn.message):
+                raise Rejection(422, "spam_detected",
+                                "The message was not sent because the spam classifier judged it to be spam.")
         except Rejection as rejected:
             if self.metrics is not None:
                 self.metrics.input_rejections.labels(rejected.code).inc()

@@ -17,6 +17,7 @@ from reference_server.security.llm_guard import GuardedLLM
 from reference_server.security.ratelimit import SlidingWindowLimiter
 from reference_server.security.resilience import CircuitBreaker, RetryPolicy
 from reference_server.security.shedding import LoadShedder, LoadSheddingMiddleware
+from reference_server.security.spam_classifier import LlmSpamClassifier
 from reference_server.security.validation import BodySizeLimitMiddleware
 from reference_server.services import Services
 from reference_server.settings import ServerSettings
@@ -46,8 +47,6 @@ def attach_hardening(app: Starlette, services: Services) -> None:
     """Fill the pipeline's admission and input slots and guard the LLM client, per the switches."""
     settings = services.settings
     metrics = metrics_of(app)
-    if settings.input_validation:
-        services.input_filter = MessageFilter(settings, metrics)
     if settings.rate_limits:
 
         def count_redis_failure(_: BaseException) -> None:
@@ -72,3 +71,8 @@ def attach_hardening(app: Starlette, services: Services) -> None:
             services.llm, breaker=breaker, timeout_s=settings.llm_timeout_s, metrics=metrics, tracing=tracing,
             policy=RetryPolicy(max_retries=settings.llm_max_retries if settings.resilience else 0),
         )
+    if settings.input_validation:
+        classifier = None
+        if settings.spam_llm_classifier:
+            classifier = LlmSpamClassifier(services.llm, settings.model_small)
+        services.input_filter = MessageFilter(settings, metrics, classifier=classifier)

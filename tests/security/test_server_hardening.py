@@ -111,3 +111,40 @@ async def test_refusals_say_why_and_stored_text_is_sanitized(monitored_server):
     assert "<script" not in stored and "alert(1)" not in stored and "<b>there</b>" in stored
     assert server.upstream.calls and all("porra" not in str(c.messages) for c in server.upstream.calls)
     assert 'chatopt_input_rejections_total{reason="spam_detected"} 1.0' in metrics.text
+
+
+async def test_optional_llm_spam_classifier_refuses_what_the_small_model_calls_spam(monitored_server):
+    server = monitored_server(spam_llm_classifier=True)
+    answer = server.upstream.answer_for
+
+    def classify_or_answer(messages):
+        if "screen messages" in str(messages[0].get("content", "")):
+            return "spam" if "crypto" in str(messages[-1]["content"]) else "ok"
+        return answer(messages)
+
+    server.upstream.answer_for = classify_or_answer
+    async with server.client() as client:
+        spam = await client.post(
+            "/api/chat", json={"message": "Earn crypto fast, DM me"}, headers=server.headers()
+        )
+        fine = await client.post(
+            "/api/chat", json={"message": "Where is my invoice?"}, headers=server.headers()
+        )
+    assert spam.status_code == 422 and "spam classifier" in spam.json()["error"]["message"]
+    assert fine.status_code == 200 and fine.json()["reply"].startswith("Answer to")
+    classifier_calls = [
+        c for c in server.upstream.calls if "screen messages" in str(c.messages[0]["content"])
+    ]
+    assert len(classifier_calls) == 2 and all(
+        c.model == server.settings.model_small for c in classifier_calls
+    )
+
+
+async def test_spam_classifier_fails_open():
+    from reference_server.security.spam_classifier import LlmSpamClassifier
+
+    class Down:
+        async def complete(self, messages, model, max_tokens=None):
+            raise ConnectionError("upstream down")
+
+    assert await LlmSpamClassifier(Down(), "small").is_spam("anything") is False
