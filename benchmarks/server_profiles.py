@@ -20,6 +20,7 @@ shown too (a run where the client lagged is not trustworthy).
 
     .venv/bin/python benchmarks/server_profiles.py
     .venv/bin/python benchmarks/server_profiles.py --conversations 3 --users 60 --load-seconds 40
+    .venv/bin/python benchmarks/server_profiles.py --postgres      # history in the local PostgreSQL
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 
@@ -45,7 +47,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from chatopt.mockllm.config import DEFAULT_TIERS  # noqa: E402
 from reference_server.auth import issue_token  # noqa: E402
 from reference_server.runtime.loop_lag import LoopLagMonitor, percentile  # noqa: E402
-from tests.services import free_port  # noqa: E402
+from tests.services import POSTGRES_ADMIN_DSN, free_port  # noqa: E402
 
 # A 20-turn working conversation: short factual questions, "how/why" follow-ups and a
 # few requests for analysis (the mock answers ~60 / ~180 / ~400 tokens to each kind).
@@ -238,6 +240,27 @@ async def control_loop_lag(seconds: float) -> float:
     return float(out.decode().strip() or "nan")
 
 
+async def admin_execute(admin_dsn: str, *statements: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def create_databases(admin_dsn: str, tag: str) -> dict[str, str]:
+    """A fresh PostgreSQL database per profile, as SQLAlchemy asyncpg URLs."""
+    names = {name: f"chatopt_bench_{tag}_{name}" for name in ("baseline", "optimized")}
+    await admin_execute(admin_dsn, *(f'CREATE DATABASE "{db}"' for db in names.values()))
+    base = urlparse(admin_dsn)
+    return {
+        name: base._replace(scheme="postgresql+asyncpg", path=f"/{db}").geturl() for name, db in names.items()
+    }
+
+
 def p(values: list[float], q: float) -> float:
     return percentile(values, q)
 
@@ -252,6 +275,13 @@ def main() -> None:
         "--load-seconds", type=float, default=30.0, help="length of each profile's load phase"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_DSN",
+        nargs="?",
+        const=POSTGRES_ADMIN_DSN,
+        help=f"keep history in fresh PostgreSQL databases, made and dropped via {POSTGRES_ADMIN_DSN}",
+    )
     args = parser.parse_args()
     asyncio.run(run(args))
 
@@ -266,10 +296,13 @@ async def run(args: argparse.Namespace) -> None:
     # cache and routing off: the difference comes from P1, P4 and P5 alone; one client IP sends every request
     optimized_switches = ["--set", "cache=false", "--set", "routing=false"]
     optimized_switches += ["--set", "rate_ip_per_hour=100000000"]
+    databases = {name: f"sqlite+aiosqlite:///{workdir}/{name}.db" for name in ("baseline", "optimized")}
+    if args.postgres:
+        databases = await create_databases(args.postgres, secret[:8])
     try:
         processes.start("mock-llm", ["mock-llm", "--port", str(mock_port)], env)
         for name, port, extra in (("baseline", base_port, []), ("optimized", opt_port, optimized_switches)):
-            database = f"sqlite+aiosqlite:///{workdir}/{name}.db"
+            database = databases[name]
             serve = ["serve", "--profile", name, "--port", str(port), "--database-url", database]
             processes.start(name, [*serve, *common, *extra], env)
         await wait_ready(f"http://127.0.0.1:{mock_port}/v1/models")
@@ -315,6 +348,14 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         processes.stop()
         print(f"server and mock LLM logs: {workdir}")
+        if args.postgres:
+            await admin_execute(
+                args.postgres,
+                *(
+                    f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)'
+                    for db in databases.values()
+                ),
+            )
 
     report(args, baseline, optimized, summaries, load, phase1_s, phase1_client_lag.p99_ms)
 
