@@ -50,7 +50,7 @@ async def test_server_keeps_serving_and_loses_no_acknowledged_message(
         secret=SECRET,
         database_url=postgres_url,
         redis_url=private_redis.url,
-        cache=False,
+        cache_semantic=False,  # exact layer in Redis; the embedding model is not what is under test
     )
     server = ServerThread(create_app(settings))
     server.start()
