@@ -1,15 +1,14 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (its dependencies answer), plus ``/metrics``.
+"""``/readyz`` (the instance's dependencies answer) and ``/metrics``.
 
 Readiness runs every check concurrently, each bounded by ``timeout_s``; a failing check
 makes ``/readyz`` answer 503 and name what is down, so a load balancer stops sending
-traffic to an instance that cannot serve it. Liveness never touches dependencies, so a
-Redis outage does not get healthy processes restarted.
+traffic to an instance that cannot serve it. Liveness (``/healthz``, served by the API)
+never touches dependencies, so a Redis outage does not get healthy processes restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
@@ -40,18 +39,12 @@ async def readiness(checks: Mapping[str, ReadinessCheck], timeout_s: float = 1.0
     return dict(zip(names, results, strict=True))
 
 
-def health_routes(
-    checks: Mapping[str, ReadinessCheck] | None = None,
+def readiness_routes(
+    checks: Mapping[str, ReadinessCheck],
     metrics: ServerMetrics | None = None,
     timeout_s: float = 1.0,
-    liveness: bool = True,
 ) -> list[Route]:
-    """``/readyz``, ``/healthz`` (unless ``liveness`` is False), ``/metrics`` (when ``metrics`` is given)."""
-    started = time.monotonic()
-    checks = dict(checks or {})
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "uptime_s": round(time.monotonic() - started, 1)})
+    """``/readyz`` running ``checks``, and ``/metrics`` when ``metrics`` is given."""
 
     async def readyz(_: Request) -> Response:
         results = await readiness(checks, timeout_s)
@@ -61,8 +54,6 @@ def health_routes(
         return JSONResponse(body, status_code=503 if failing else 200)
 
     routes = [Route("/readyz", readyz, methods=["GET"])]
-    if liveness:
-        routes.append(Route("/healthz", healthz, methods=["GET"]))
     if metrics is not None:
 
         async def metrics_endpoint(_: Request) -> Response:

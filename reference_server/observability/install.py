@@ -7,7 +7,7 @@ import dataclasses
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from reference_server.observability.health import health_routes
+from reference_server.observability.health import readiness_routes
 from reference_server.observability.hops import time_hop
 from reference_server.observability.logs import configure_json_logging
 from reference_server.observability.metrics import ComponentCounts
@@ -35,8 +35,7 @@ def install_monitoring(app: Starlette, settings: ServerSettings) -> None:
         services: Services = app.state.services
         return services.redis is None or bool(await services.redis.ping())
 
-    routes: list[Route] = health_routes({"database": store_answers, "redis": redis_answers}, metrics,
-                                        liveness=False)
+    routes: list[Route] = readiness_routes({"database": store_answers, "redis": redis_answers}, metrics)
     for route in routes:
         app.router.routes.insert(0, route)
 

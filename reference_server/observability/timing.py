@@ -1,18 +1,14 @@
 """``Server-Timing`` per hop (cache, db, llm): each hop adds its duration to the request's timings.
 
-Handlers wrap a hop in ``with hop("db"):``; the observability middleware puts the sums in the
+Components report with ``record_hop("db", seconds)`` (or are timed in place by
+``observability.hops.time_hop``); the observability middleware puts the sums in the
 ``Server-Timing`` response header. A streamed answer sends its headers first, so there the
 header covers the hops finished before the first byte.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
-
-HOPS = ("cache", "db", "llm")
 
 
 class ServerTimings:
@@ -40,13 +36,3 @@ def record_hop(name: str, seconds: float) -> None:
     timings = current_timings.get()
     if timings is not None:
         timings.add(name, seconds)
-
-
-@contextmanager
-def hop(name: str) -> Iterator[None]:
-    """Time the block as hop ``name`` of the current request."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        record_hop(name, time.perf_counter() - started)

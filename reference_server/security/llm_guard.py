@@ -150,4 +150,6 @@ class GuardedLLM:
         )
 
     async def close(self) -> None:
+        """Close the client and flush spans still waiting for export."""
         await self.inner.close()
+        self.tracing.shutdown()

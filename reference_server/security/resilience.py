@@ -192,19 +192,6 @@ class CircuitBreaker:
             self._probes_in_flight = max(0, self._probes_in_flight - 1)
 
 
-class BreakerRegistry:
-    """One breaker per upstream name, all sharing the same thresholds and alert hook."""
-
-    def __init__(self, **breaker_options: object) -> None:
-        self.options = breaker_options
-        self.breakers: dict[str, CircuitBreaker] = {}
-
-    def get(self, upstream: str) -> CircuitBreaker:
-        if upstream not in self.breakers:
-            self.breakers[upstream] = CircuitBreaker(upstream, **self.options)  # type: ignore[arg-type]
-        return self.breakers[upstream]
-
-
 async def _next_within(iterator: AsyncIterator[T], timeout_s: float) -> T:
     # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
     # races with the chunk's arrival, leaving a cancelled stream reading on.

@@ -27,11 +27,6 @@ def sanitize_html(text: str) -> str:
     )
 
 
-def is_clean(text: str) -> bool:
-    """True when sanitizing would not change ``text``."""
-    return sanitize_html(text) == text
-
-
 def sanitize_message(text: str) -> str:
     """A chat message as it is stored: unchanged when it holds no markup, else with markup made safe.
 
