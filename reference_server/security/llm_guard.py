@@ -111,10 +111,10 @@ class GuardedLLM:
                 span.fail(exc)
                 self._record(model, started, ttft, None, error=type(exc).__name__)
                 raise self._fallback(exc, ttft is not None) from exc
-        usage = end.usage if end is not None else None
-        span.finish(response_model=end.model if end else None, ttft_s=ttft,
-                    input_tokens=usage.prompt_tokens if usage else None,
-                    output_tokens=usage.completion_tokens if usage else None)
+            usage = end.usage if end is not None else None
+            span.finish(response_model=end.model if end else None, ttft_s=ttft,
+                        input_tokens=usage.prompt_tokens if usage else None,
+                        output_tokens=usage.completion_tokens if usage else None)
         self._record(model, started, ttft, usage)
 
     async def complete(

@@ -7,6 +7,8 @@ import json
 import logging
 import re
 
+import pytest
+
 from reference_server.observability.logs import JsonFormatter
 from reference_server.observability.metrics import ServerMetrics
 from reference_server.observability.otel import setup_tracing
@@ -167,7 +169,8 @@ def test_time_per_output_token_is_derived_from_ttft_and_duration():
     assert abs(float(line.split()[-1]) - 0.05) < 1e-9
 
 
-async def test_otlp_spans_cover_the_request_and_the_llm_call_in_the_callers_trace(monitored_server):
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
+async def test_otlp_spans_cover_the_request_and_the_llm_call_in_the_callers_trace(monitored_server, accept):
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     server = monitored_server()
@@ -177,7 +180,9 @@ async def test_otlp_spans_cover_the_request_and_the_llm_call_in_the_callers_trac
     server.app.state.services.llm.tracing = tracing
     async with server.client() as client:
         response = await client.post(
-            "/api/chat", json={"message": "trace me"}, headers=server.headers(traceparent=INCOMING)
+            "/api/chat",
+            json={"message": "trace me"},
+            headers=server.headers(traceparent=INCOMING, Accept=accept),
         )
     assert response.status_code == 200
     spans = {span.name: span for span in exporter.get_finished_spans()}
