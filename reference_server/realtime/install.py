@@ -15,6 +15,11 @@ from reference_server.realtime.pipeline import pipeline_runner
 from reference_server.realtime.service import Realtime
 from reference_server.settings import ServerSettings
 
+#: Young collections every 50,000 net allocations instead of 700: a frame's objects are
+#: gone long before that, so far fewer survive into the old generations whose collection
+#: walks every connection's objects at once.
+GC_THRESHOLDS = (50_000, 20, 10)
+
 
 def install_realtime(app: Starlette, settings: ServerSettings) -> None:
     """Add the realtime routes (``websocket`` switch on); the service lives on ``app.state.realtime``."""
@@ -38,6 +43,7 @@ async def start_realtime(app: Starlette) -> None:
         return
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     await realtime.start()
     metrics = getattr(app.state, "metrics", None)
     if metrics is not None:
