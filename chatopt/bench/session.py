@@ -131,8 +131,11 @@ def execute(
     """Run the load and aggregate every sample into a result (valid or not, with reasons)."""
     # The pre-flight already imported ssl for asyncio; gevent's warning about patching it late is expected.
     warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
-    from chatopt.bench.runner import run_load
-    from chatopt.bench.users import RunSpec
+    try:
+        from chatopt.bench.runner import run_load
+        from chatopt.bench.users import RunSpec
+    except KeyboardInterrupt:
+        raise ChatoptError("interrupted before the load started: nothing measured", exit_code=130) from None
 
     spec = RunSpec(target=prepared.target, scenario=prepared.scenario, load=plan, seed=seed)
     outcome = run_load(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -36,10 +37,10 @@ def parse_pids(text: str | None) -> list[int]:
     if not text:
         return []
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        return [int(part) for part in re.split(r"[,\s]+", text) if part]
     except ValueError as exc:
         raise ChatoptError(
-            f"bad --pid {text!r}", hint="give process ids separated by commas, e.g. --pid 4242,4243"
+            f"bad --pid {text!r}", hint="give process ids separated by commas or spaces, e.g. --pid 4242,4243"
         ) from exc
 
 

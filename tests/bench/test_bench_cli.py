@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,3 +208,44 @@ def test_main_prints_one_line_without_traceback() -> None:
     proc = run_cli("bench", f"http://127.0.0.1:{free_port()}", "--users", "1", "--duration", "1s", timeout=30)
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "cannot reach" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_the_report(mock_llm, tmp_path: Path) -> None:
+    out, log = tmp_path / "run", tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chatopt",
+                "bench",
+                mock_llm.url,
+                "--target",
+                "openai",
+                "--model",
+                "gpt-4o-mini",
+                "--users",
+                "3",
+                "--duration",
+                "60s",
+                "--out",
+                str(out),
+            ],
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while "pre-flight ok" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(4)  # the load is running by now
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    result = read_result(out)
+    assert result["interrupted"] is True and result["valid"] is False
+    assert any("interrupted" in reason for reason in result["invalid_reasons"])
+    assert result["duration_s"] < 30 and result["requests"]["total"] > 0
+    assert (out / "report.html").exists() and (out / "samples.csv").exists()
