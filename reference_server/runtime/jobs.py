@@ -1,8 +1,9 @@
 """A bounded background job queue: heavy work (summaries) never runs on the request path.
 
 ``offer`` never blocks a request: when the queue is full the job is refused and
-counted (backpressure by shedding). ``submit`` waits for room instead. ``close``
-stops taking jobs and drains what is queued, within a deadline, on graceful shutdown.
+counted (backpressure by shedding: a summary can wait for the next turn, a request
+cannot). ``close`` stops taking jobs and drains what is queued, within a deadline, on
+graceful shutdown.
 """
 
 from __future__ import annotations
@@ -27,10 +28,6 @@ class JobQueueStats:
     failed: int
     refused: int
     capacity: int
-
-
-class JobQueueClosed(RuntimeError):
-    """The queue is shutting down and takes no more jobs."""
 
 
 class JobQueue:
@@ -63,16 +60,6 @@ class JobQueue:
             self._refused += 1
             return False
         return True
-
-    async def submit(self, job: Job) -> None:
-        """Queue ``job``, waiting for room (backpressure on the caller)."""
-        if self._closed:
-            raise JobQueueClosed("the job queue is shutting down")
-        await self._queue.put(job)
-
-    async def join(self) -> None:
-        """Wait until every queued job has run."""
-        await self._queue.join()
 
     async def close(self, timeout_s: float = 10.0) -> None:
         """Refuse new jobs, drain the queued ones (up to ``timeout_s``), stop the workers."""
