@@ -111,7 +111,7 @@ class BlockingSqlStore:
         await self.append_stored(conversation_id, messages)
 
     async def append_stored(self, conversation_id: str, messages: list[Message]) -> list[StoredMessage]:
-        """Append in one blocking transaction and return the messages with their sequence numbers."""
+        """Append in one blocking transaction; the messages inserted now with their sequence numbers."""
         check_messages(conversation_id, messages)
         if not messages:
             return []

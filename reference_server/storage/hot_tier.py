@@ -6,6 +6,7 @@ Redis Cluster slot):
 - ``…:msgs`` a list of up to ``capacity`` messages as JSON, oldest first;
 - ``…:meta`` a hash: ``gen`` (bumped by every append), ``filled`` (the list is a
   valid copy), ``complete`` (the list holds every message of the conversation),
+  ``count`` (messages in the conversation, kept by appends once known),
   ``conversation`` (the conversation record as JSON) and ``summary`` /
   ``summary_count`` (the running summary; a summary covering fewer messages never
   replaces one covering more).
@@ -37,6 +38,9 @@ if conversation then
   record['updated_at'] = ARGV[3]
   redis.call('HSET', KEYS[2], 'conversation', cjson.encode(record))
 end
+if redis.call('HEXISTS', KEYS[2], 'count') == 1 then
+  redis.call('HINCRBY', KEYS[2], 'count', #ARGV - 3)
+end
 if redis.call('HGET', KEYS[2], 'filled') == '1' then
   for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
   local capacity = tonumber(ARGV[2])
@@ -56,6 +60,7 @@ if gen ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 5, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
 redis.call('HSET', KEYS[2], 'gen', gen, 'filled', '1', 'complete', ARGV[3])
+if ARGV[3] == '1' then redis.call('HSET', KEYS[2], 'count', #ARGV - 4) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'conversation', ARGV[4]) end
 local ttl = tonumber(ARGV[2])
 redis.call('EXPIRE', KEYS[1], ttl)
@@ -74,6 +79,14 @@ local known = tonumber(redis.call('HGET', KEYS[1], 'summary_count') or '-2')
 if tonumber(ARGV[2]) < known then return 0 end
 redis.call('HSET', KEYS[1], 'summary', ARGV[3], 'summary_count', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return 1
+"""
+
+_REMEMBER_COUNT = """
+local gen = redis.call('HGET', KEYS[1], 'gen') or '0'
+if gen ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'gen', gen, 'count', ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
 return 1
 """
 
@@ -161,6 +174,7 @@ class RedisHotTier:
         self._read = redis.register_script(_READ)
         self._remember = redis.register_script(_REMEMBER)
         self._remember_summary = redis.register_script(_REMEMBER_SUMMARY)
+        self._remember_count = redis.register_script(_REMEMBER_COUNT)
 
     def keys(self, conversation_id: str) -> list[str]:
         base = f"{self.prefix}{{{conversation_id}}}"
@@ -208,6 +222,18 @@ class RedisHotTier:
         return _conversation_from(
             _text(await self.redis.hget(self.keys(conversation_id)[1], "conversation") or "")
         )
+
+    async def count(self, conversation_id: str) -> tuple[str, int | None]:
+        """(gen, message count): the count when the copy knows it, with the gen for a later fill."""
+        gen, count = await self.redis.hmget(self.keys(conversation_id)[1], ["gen", "count"])
+        return _text(gen or "0"), None if count is None else int(count)
+
+    async def remember_count(self, conversation_id: str, seen_gen: str, count: int) -> bool:
+        """Keep the message count read from SQL unless an append happened since ``seen_gen``."""
+        stored = await self._remember_count(
+            keys=self.keys(conversation_id)[1:], args=[seen_gen, self.ttl_s, count]
+        )
+        return int(stored) == 1
 
     async def summary(self, conversation_id: str) -> tuple[bool, Summary | None]:
         """(known, summary): whether the copy knows the running summary, and the summary if any."""

@@ -85,7 +85,7 @@ def _message_row(message: Message, seq: int | None = None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a batch write did: conversations that do not exist, and each stored message's seq."""
+    """What a batch write did: conversations that do not exist, and the seq of each message it inserted."""
 
     unknown: set[str] = field(default_factory=set)
     seqs: dict[str, int] = field(default_factory=dict)
@@ -94,7 +94,7 @@ class WriteResult:
 def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert message rows; a row whose id is already stored is skipped (retries are safe).
 
-    Returns the sequence number of every row, inserted now or before.
+    Returns the sequence number of each row inserted now (skipped rows are not in it).
     """
     if not rows:
         return {}
@@ -104,16 +104,7 @@ def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict
         .on_conflict_do_nothing(index_elements=[messages.c.id])
         .returning(messages.c.id, messages.c.seq)
     )
-    seqs = {row.id: row.seq for row in connection.execute(statement, rows)}
-    already_stored = [row["id"] for row in rows if row["id"] not in seqs]
-    if already_stored:
-        found = connection.execute(
-            select(messages.c.id, messages.c.seq)
-            .where(messages.c.id.in_(already_stored))
-            .limit(len(already_stored))
-        )
-        seqs.update({row.id: row.seq for row in found})
-    return seqs
+    return {row.id: row.seq for row in connection.execute(statement, rows)}
 
 
 # --- conversations -----------------------------------------------------------------------------

@@ -43,10 +43,19 @@ def check_messages(conversation_id: str, messages: list[Message]) -> None:
 def stored_or_raise(
     conversation_id: str, messages: list[Message], result: WriteResult
 ) -> list[StoredMessage]:
-    """The appended messages with their sequence numbers; ``UnknownConversation`` if it was missing."""
+    """The messages inserted now, with their sequence numbers (ids stored before are left out).
+
+    ``UnknownConversation`` when the conversation does not exist.
+    """
     if conversation_id in result.unknown:
         raise UnknownConversation(f"conversation {conversation_id!r} does not exist")
-    return [StoredMessage(result.seqs[message.id], message) for message in messages]
+    return newly_stored(messages, result)
+
+
+def newly_stored(messages: Sequence[Message], result: WriteResult) -> list[StoredMessage]:
+    return [
+        StoredMessage(result.seqs[message.id], message) for message in messages if message.id in result.seqs
+    ]
 
 
 def new_conversation(user_id: str, title: str) -> Conversation:
@@ -154,7 +163,7 @@ class SqlChatStore:
         await self.append_stored(conversation_id, messages)
 
     async def append_stored(self, conversation_id: str, messages: list[Message]) -> list[StoredMessage]:
-        """Append durably and return the messages with their sequence numbers."""
+        """Append durably; the messages inserted now with their sequence numbers (repeats left out)."""
         check_messages(conversation_id, messages)
         if not messages:
             return []

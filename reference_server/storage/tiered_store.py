@@ -124,7 +124,13 @@ class TieredChatStore:
 
     async def append_messages(self, conversation_id: str, messages: list[Message]) -> None:
         stored = await self.warm.append_stored(conversation_id, messages)
-        if not stored:
+        if not messages:
+            return
+        if len(stored) < len(messages):
+            # Some ids were stored already: a repeat, or a retry whose first commit did land and
+            # was never written through. The copy cannot be patched reliably; drop it.
+            self._stale.add(conversation_id)
+            await self._redis(lambda: self.hot.forget([conversation_id]))
             return
         written = await self._redis(lambda: self.hot.append(conversation_id, stored, datetime.now(UTC)))
         if written is None:
@@ -163,7 +169,16 @@ class TieredChatStore:
         return await self.warm.all_messages(conversation_id)
 
     async def count_messages(self, conversation_id: str) -> int:
-        return await self.warm.count_messages(conversation_id)
+        cached = await self._redis(lambda: self.hot.count(conversation_id))
+        if cached is not None and cached[1] is not None:
+            self.hot_hits += 1
+            return cached[1]
+        self.hot_misses += 1
+        count = await self.warm.count_messages(conversation_id)
+        if cached is not None:
+            seen_gen = cached[0]
+            await self._redis(lambda: self.hot.remember_count(conversation_id, seen_gen, count))
+        return count
 
     async def get_summary(self, conversation_id: str) -> Summary | None:
         cached = await self._redis(lambda: self.hot.summary(conversation_id))

@@ -53,7 +53,7 @@ class GroupCommitBuffer:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="chatopt-group-commit")
 
     async def submit(self, conversation_id: str, messages: list[Message]) -> list[StoredMessage]:
-        """Queue an append (waiting for room); once its transaction has committed, the stored messages."""
+        """Queue an append (waiting for room); once committed, the messages it inserted (with seqs)."""
         if self._closing or self._task is None:
             raise BufferClosed("the history store is closed; no more writes are accepted")
         done: asyncio.Future[list[StoredMessage]] = asyncio.get_running_loop().create_future()
@@ -126,7 +126,9 @@ class GroupCommitBuffer:
                 continue
             self.messages_flushed += len(item.messages)
             if not item.done.done():
-                item.done.set_result([StoredMessage(result.seqs[m.id], m) for m in item.messages])
+                item.done.set_result(
+                    [StoredMessage(result.seqs[m.id], m) for m in item.messages if m.id in result.seqs]
+                )
 
 
 def _fail(item: _Append, error: BaseException) -> None:

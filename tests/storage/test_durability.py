@@ -181,7 +181,10 @@ def _kill_after_acks(
     finally:
         os.kill(process.pid, signal.SIGKILL)
         rest, errors = process.communicate(timeout=30)
-    acked += [line.split()[1] for line in rest.splitlines() if line.startswith("ack ")]
+    # Only whole lines are acks: the kill can cut the last print in the middle.
+    acked += [
+        line.split()[1] for line in rest.split("\n")[:-1] if line.startswith("ack ") and len(line) == 36
+    ]
     assert len(acked) >= wanted, f"the writer stopped early: {errors[-2000:]}"
     return conversation_id, acked
 
@@ -219,13 +222,18 @@ async def test_archiving_racing_appends_loses_and_duplicates_nothing(
     try:
         conversation = await store.create_conversation("alice", "contended")
 
-        async def archive_repeatedly() -> None:
-            for _ in range(60):
-                archived.append(await store.archive_idle(datetime.now(UTC)))
-                await asyncio.sleep(0)
+        writers_done = asyncio.Event()
 
-        archiver = asyncio.create_task(archive_repeatedly())
+        async def archive_until_writers_are_done() -> None:
+            for _ in range(5000):
+                archived.append(await store.archive_idle(datetime.now(UTC)))
+                if writers_done.is_set():
+                    return
+                await asyncio.sleep(0.002)
+
+        archiver = asyncio.create_task(archive_until_writers_are_done())
         failures = await _write_while(store, conversation.id, 3, acked, until=lambda: len(acked) >= 60)
+        writers_done.set()
         await archiver
         stored = [message.id for message in await store.all_messages(conversation.id)]
         assert await store.count_messages(conversation.id) == len(acked)

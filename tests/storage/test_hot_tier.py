@@ -97,6 +97,23 @@ async def test_the_running_summary_is_served_hot_and_never_goes_back_in_time(
     assert await hot_store.get_summary(conversation.id) == older and hot_store.hot_hits == hits + 1
 
 
+async def test_the_message_count_is_served_hot_and_kept_exact(hot_store: TieredChatStore) -> None:
+    conversation = await hot_store.create_conversation("alice", "count")
+    first = [make_message(conversation.id, i) for i in range(3)]
+    await hot_store.append_messages(conversation.id, first)
+    hits = hot_store.hot_hits
+    assert await hot_store.count_messages(conversation.id) == 3 and hot_store.hot_hits == hits + 1
+    await hot_store.append_messages(conversation.id, [make_message(conversation.id, 3)])
+    assert await hot_store.count_messages(conversation.id) == 4
+    await hot_store.append_messages(conversation.id, first)  # a repeat drops the copy instead of miscounting
+    assert await hot_store.count_messages(conversation.id) == 4
+    await hot_store.hot.forget([conversation.id])
+    misses = hot_store.hot_misses
+    assert await hot_store.count_messages(conversation.id) == 4 and hot_store.hot_misses == misses + 1
+    hits = hot_store.hot_hits
+    assert await hot_store.count_messages(conversation.id) == 4 and hot_store.hot_hits == hits + 1
+
+
 async def test_cached_conversation_still_belongs_to_its_owner_only(hot_store: TieredChatStore) -> None:
     conversation = await hot_store.create_conversation("alice", "mine")
     assert (await hot_store.hot.read(conversation.id)).conversation is not None
