@@ -13,6 +13,7 @@ import httpx
 
 from chatopt.audit.checks import ALL_CHECKS, CHECKS_BY_ID, Check
 from chatopt.audit.checks.context import context_points
+from chatopt.audit.checks.rate_limit import RESERVED_S, RateLimitCheck
 from chatopt.audit.diagnosis import write_diagnosis
 from chatopt.audit.findings import AuditResult, Finding, Stack, TracedCall, TurnTrace
 from chatopt.audit.language import check_language, pick
@@ -92,9 +93,13 @@ async def run_audit(
                 )
                 for c in skipped
             ]
+            reserved = RESERVED_S if RateLimitCheck in checks else 0.0
+            session.deadline -= reserved  # the burst runs last; keep its time for it
             for index, check in enumerate(checks):
                 if on_progress is not None:
                     on_progress(check.id, index, len(checks))
+                if check is RateLimitCheck:
+                    session.deadline += reserved
                 findings.extend(await _run_check(check(session)))
             if on_progress is not None:
                 on_progress("done", len(checks), len(checks))

@@ -76,7 +76,7 @@ class AuditOptions:
     redis_url: str | None = None
     database_url: str | None = None
     lang: str = "en"
-    stall_s: float = 6.0
+    stall_s: float = 4.0
     prices: PriceTable = field(default_factory=PriceTable)
 
 

@@ -19,7 +19,7 @@ class CacheCheck(Check):
         try:
             first = await self.session.chat(QUESTION)
             repeat = await self.session.chat(QUESTION)
-            paraphrase = await self.session.chat(PARAPHRASE)
+            paraphrase = await self.session.chat(PARAPHRASE)  # not concurrent: each probe owns its AI calls
         except BudgetExhausted as exc:
             return [self.not_enough_data(f"budget spent: {exc}", f"orçamento esgotado: {exc}")]
         if not (first.ok and repeat.ok and paraphrase.ok):

@@ -35,7 +35,7 @@ class UpstreamErrorsCheck(Check):
     )
     intrusive = True
     intrusive_reason = (
-        f"the tap fails the next {FAILURES} AI calls with HTTP 500 and stalls one (6 s by default)"
+        f"the tap fails the next {FAILURES} AI calls with HTTP 500 and stalls one (4 s by default)"
     )
 
     async def run(self) -> list[Finding]:

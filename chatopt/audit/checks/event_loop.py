@@ -38,7 +38,7 @@ class EventLoopCheck(Check):
                     "passe --pid PID de um backend Python para amostrar o event loop",
                 )
             ]
-        duration = min(4.0, self.session.remaining_s - 3)
+        duration = min(4.0, self.session.remaining_s - 2)
         if duration < 2:
             return [self.not_enough_data("no time left in the budget", "sem tempo no orçamento")]
         try:
