@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from chatopt.audit.checks import ALL_CHECKS
+from chatopt.audit.runner import intrusive_probes, planned_checks
+from chatopt.audit.session import AuditOptions
+from chatopt.errors import ChatoptError
 from tests.audit.backends import ndjson_app
 from tests.services import free_port
 from tests.tap.helpers import serve
@@ -97,11 +101,9 @@ def test_audit_command_explains_an_unreachable_target(tmp_path: Path) -> None:
     assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_audit_command_lists_intrusive_probes_and_rejects_unknown_checks(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "chatopt", "audit", "http://127.0.0.1:9", "--skip", "no.such.check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and "unknown check id(s): no.such.check" in result.stderr
+def test_intrusive_probes_are_listed_and_unknown_checks_rejected() -> None:
+    probes = dict(intrusive_probes(AuditOptions()))
+    assert set(probes) == {"input.limits", "errors.upstream", "ratelimit.burst"}
+    assert intrusive_probes(AuditOptions(skip_intrusive=True)) == []
+    with pytest.raises(ChatoptError, match="unknown check id"):
+        planned_checks(AuditOptions(skip=frozenset({"no.such.check"})))

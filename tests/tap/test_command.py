@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from chatopt.tap import read_trace
+from chatopt.tap import Fault, parse_fault, read_trace
 from tests.services import free_port, wait_for_port
 from tests.tap.helpers import fake_openai_app, serve
 
@@ -56,13 +57,18 @@ def test_tap_command_records_a_call_to_its_trace_file(tmp_path: Path) -> None:
     assert b"2 AI calls recorded" in output
 
 
-def test_tap_command_rejects_a_bad_fault_in_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "chatopt", "tap", "--upstream", "http://127.0.0.1:1/v1", "--fault", "boom"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "cannot read fault 'boom'" in result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("503", Fault(status=503)),
+        ("500x3", Fault(status=500, count=3)),
+        ("delay=2.5x2", Fault(delay_s=2.5, count=2)),
+    ],
+)
+def test_fault_specs(spec: str, expected: Fault) -> None:
+    assert parse_fault(spec) == expected
+
+
+def test_a_bad_fault_spec_says_how_to_write_one() -> None:
+    with pytest.raises(ValueError, match="use 500, 503x3, delay=35 or delay=35x2"):
+        parse_fault("boom")
