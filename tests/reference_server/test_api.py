@@ -73,7 +73,7 @@ async def test_chat_reply_shape_and_a_continued_conversation(server):
     assert page["items"][-1]["id"] == second["message_id"] and page["items"][-1]["complete"] is True
 
 
-async def test_conversations_are_listed_newest_first_with_a_cursor(server):
+async def test_conversations_and_messages_page_with_cursors(server):
     async with server.client() as client:
         ids = [(await chat(client, server, f"topic {index}"))["conversation_id"] for index in range(5)]
         await chat(client, server, "back to the first", ids[0])
@@ -89,9 +89,6 @@ async def test_conversations_are_listed_newest_first_with_a_cursor(server):
             if cursor is None:
                 break
     assert seen == [ids[0], ids[4], ids[3], ids[2], ids[1]]
-
-
-async def test_messages_page_backwards_with_before(server):
     async with server.client() as client:
         conversation = (await chat(client, server, "m0"))["conversation_id"]
         for index in range(1, 4):
@@ -113,7 +110,7 @@ async def test_messages_page_backwards_with_before(server):
     assert len(contents) == 8 and rest["next_cursor"] is None
 
 
-async def test_no_or_bad_token_is_a_401_that_says_what_to_do(server):
+async def test_tokens_are_required_and_users_only_see_their_own(server):
     async with server.client() as client:
         missing = await client.get("/api/conversations")
         forged = await client.get(
@@ -132,9 +129,6 @@ async def test_no_or_bad_token_is_a_401_that_says_what_to_do(server):
         assert response.json()["error"]["code"] == "unauthorized"
     assert "Authorization" in missing.json()["error"]["message"]
     assert "expired" in expired.json()["error"]["message"]
-
-
-async def test_another_users_conversation_is_a_404_for_reads_and_writes(server):
     async with server.client() as client:
         mine = await chat(client, server, "private", user="alice")
         url = f"/api/conversations/{mine['conversation_id']}/messages"
@@ -211,4 +205,3 @@ async def test_bad_limits_cursors_routes_and_methods_are_clear_json_errors(serve
         wrong_method = await client.get("/api/chat")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
-
