@@ -73,3 +73,19 @@ def test_memray_attach_names_the_allocating_line() -> None:
     assert result.memray is not None, result.notes
     location, size = result.memray.top_by_size[0]
     assert location == "<module>:<string>:5" and size > 1
+
+
+def test_memray_without_a_debugger_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatopt.profiling import memray
+
+    monkeypatch.setattr(memray.shutil, "which", lambda name: None)
+    with pytest.raises(ChatoptError, match="needs gdb or lldb") as caught:
+        memray.find_memray()
+    assert "apt-get install gdb" in str(caught.value)
+
+
+def test_pyspy_permission_errors_name_the_missing_privilege() -> None:
+    from chatopt.profiling.pyspy import _explain
+
+    error = _explain(42, "Error: Operation not permitted (os error 1)")
+    assert "CAP_SYS_PTRACE" in str(error) and "42" in error.message
