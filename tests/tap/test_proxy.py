@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,19 @@ def test_an_unreachable_upstream_is_a_502_with_a_reason(tmp_path: Path) -> None:
         assert json.loads(response.content)["error"]["type"] == "tap_upstream_error"
         assert server.proxy.wait_settled()
         assert server.proxy.calls[0].error.startswith("ConnectError")
+
+
+def test_streams_are_forwarded_chunk_by_chunk_not_buffered(tmp_path: Path) -> None:
+    with (
+        serve(fake_openai_app(chunk_delay_s=0.05)) as upstream,
+        TapServer(upstream + "/v1", free_port()) as tap,
+    ):
+        client = _client(tap.base_url)
+        arrivals = []
+        started = time.perf_counter()
+        for chunk in client.chat.completions.create(model="small", messages=MESSAGES, stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                arrivals.append(time.perf_counter() - started)
+    # The upstream spaces its words 50 ms apart; a buffering proxy would deliver them all at the end.
+    assert len(arrivals) > 5
+    assert arrivals[-1] - arrivals[0] > 0.5 * arrivals[-1]
