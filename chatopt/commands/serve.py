@@ -80,9 +80,14 @@ def serve(
 ) -> None:
     """Run the bundled reference chat server, where every optimization is a switch.
 
-    --profile baseline is the honest "before" (blocking answers, full history, sync DB
-    writes); optimized turns every fix on. Flip one fix with --set, e.g.
-    chatopt serve --profile optimized --set streaming=false --llm-base-url http://127.0.0.1:9100/v1
+    --profile baseline is the honest "before" (answers only when complete, full history
+    every call, blocking DB writes); optimized turns every fix on. Flip one fix alone
+    with --set name=value (switches: cache, streaming, routing, context_window,
+    async_io, tiered_storage, monitoring, websocket, rate_limits, input_validation,
+    resilience).
+
+    Example: chatopt serve --profile optimized --set streaming=false --llm-base-url http://127.0.0.1:9100/v1
+
     Then open http://HOST:PORT/ and paste a token from `chatopt token --user you`.
     """
     import uvicorn

@@ -40,6 +40,7 @@ def token(
 
     The secret is CHATOPT_SECRET (or `secret` in chatopt.toml); without one the
     development secret is used, which `chatopt serve` also uses by default.
+
     Example: curl -H "Authorization: Bearer $(chatopt token --user alice)" http://127.0.0.1:8000/api/conversations
     """
     if tier not in TIERS:
