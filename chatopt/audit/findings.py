@@ -140,6 +140,7 @@ class AuditResult(BaseModel):
     requests_sent: int
     tap_used: bool
     skipped_checks: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     findings: list[Finding]
     diagnosis: str = ""
     migration_plan: list[dict[str, Any]] = Field(default_factory=list)

@@ -117,6 +117,7 @@ async def run_audit(
         requests_sent=session.requests_sent,
         tap_used=tap is not None,
         skipped_checks=skipped,
+        warnings=_warnings(tap, conversation, options.lang),
         findings=ordered,
         diagnosis=write_diagnosis(stack, ordered, options.lang),
         migration_plan=plan_as_dicts(migration_plan(ordered, options.lang)),
@@ -140,6 +141,21 @@ async def _run_check(check: Check) -> list[Finding]:
                 f"a verificação falhou: {type(exc).__name__}: {exc}",
             )
         ]
+
+
+def _warnings(tap: TapServer | None, conversation: list[Probe], lang: str) -> list[str]:
+    """Set-up mistakes worth saying out loud, such as a tap the backend never called."""
+    if tap is not None and conversation and not any(probe.calls for probe in conversation):
+        return [
+            pick(
+                lang,
+                "the tap saw no AI call during the scripted conversation: point the backend's "
+                f"OPENAI_BASE_URL at {tap.base_url} (checks that need the tap report not enough data)",
+                "o tap não viu chamadas à IA na conversa roteirizada: aponte o OPENAI_BASE_URL do "
+                f"backend para {tap.base_url} (as verificações que precisam do tap ficam sem dados)",
+            )
+        ]
+    return []
 
 
 def _stack(session: AuditSession, conversation: list[Probe], findings: list[Finding]) -> Stack:

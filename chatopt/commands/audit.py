@@ -162,6 +162,8 @@ def render_summary(console: Console, result: AuditResult) -> None:
             finding.switch or "-",
         )
     console.print(table)
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False)
     unknown = [f.check for f in result.findings if f.status == "not_enough_data"]
     if unknown:
         console.print(f"[dim]not enough data: {', '.join(unknown)}[/dim]", highlight=False)

@@ -69,3 +69,16 @@ def test_ndjson_backend_that_windows_caches_and_limits(audit, tap_port) -> None:
     ]
     assert checks["errors.upstream"][0].evidence["failure_ok"] is True
     assert checks["ratelimit.burst"][0].evidence["ratelimit_headers"] == ["ratelimit-policy"]
+
+
+def test_a_tap_the_backend_never_calls_is_reported_not_trusted(audit, audit_llm) -> None:
+    with serve(json_history_app(audit_llm.base_url)) as url:  # talks to the LLM directly, not via the tap
+        result = audit(
+            JSON_HISTORY_TARGET.with_overrides(url=url),
+            skip_intrusive=True,
+            skip=frozenset({"concurrency.scaling"}),
+        )
+    checks = by_check(result)
+    assert result.warnings and "OPENAI_BASE_URL" in result.warnings[0]
+    for check in ("cache.repeat", "model.routing", "context.growth"):
+        assert checks[check][0].status == "not_enough_data", checks[check]

@@ -49,6 +49,14 @@ class CacheCheck(Check):
         return [self._no_cache(first, evidence, "low")]
 
     def _from_tap(self, first: Probe, repeat: Probe, paraphrase: Probe, evidence: dict) -> Finding:
+        if not first.chat_calls:
+            return self.not_enough_data(
+                "the tap saw no AI call even for the first ask (already cached, or the backend does not "
+                "call the AI through the tap)",
+                "o tap não viu chamada à IA nem na primeira pergunta (já em cache, ou o backend não chama "
+                "a IA pelo tap)",
+                **evidence,
+            )
         evidence |= {
             "ai_calls_first": len(first.chat_calls),
             "ai_calls_repeat": len(repeat.chat_calls),
