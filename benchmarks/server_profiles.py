@@ -8,8 +8,9 @@ difference comes from streaming (P1), the context window (P4) and async I/O (P5)
 alone. Both answer with the `large` model. The client runs in this process.
 
 Phase 1, conversations: C conversations of the same 20-turn script per profile, both
-profiles at the same time. Per turn: TTFT (optimized: the first non-empty SSE `token`
-event; baseline: its JSON answer, which is the first text the user sees), and the
+profiles at the same time, with a think time (default 3 s) between a conversation's
+turns. Per turn: TTFT (optimized: the first non-empty SSE `token` event; baseline: its
+JSON answer, which is the first text the user sees), and the
 prompt tokens of the chat call (usage reported by the upstream). The optimized
 server's background summary calls are added from its `/api/debug/loop-lag` figures.
 
@@ -167,9 +168,13 @@ async def chat_turn(
     )
 
 
-async def conversation(client: httpx.AsyncClient, run: ProfileRun, token: str, turns: list[str]) -> None:
+async def conversation(
+    client: httpx.AsyncClient, run: ProfileRun, token: str, turns: list[str], think_s: float
+) -> None:
     conversation_id = None
     for index, message in enumerate(turns):
+        if index:
+            await asyncio.sleep(think_s)  # the user reads the answer before asking the next question
         try:
             result = await chat_turn(client, run.url, token, message, conversation_id)
         except Exception as exc:  # recorded and reported; the run goes on
@@ -272,6 +277,9 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=3, help="20-turn conversations per profile")
     parser.add_argument("--users", type=int, default=50, help="concurrent users in the load phase")
     parser.add_argument(
+        "--think-seconds", type=float, default=3.0, help="pause between a conversation's turns in phase 1"
+    )
+    parser.add_argument(
         "--load-seconds", type=float, default=30.0, help="length of each profile's load phase"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -316,14 +324,19 @@ async def run(args: argparse.Namespace) -> None:
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
         async with httpx.AsyncClient(timeout=300, limits=limits) as client:
             print(
-                f"phase 1: {args.conversations} x 20-turn conversations per profile, both at once ...",
+                f"phase 1: {args.conversations} x 20-turn conversations per profile, both at once, "
+                f"{args.think_seconds:g} s think time ...",
                 flush=True,
             )
             started = time.monotonic()
             await asyncio.gather(
                 *(
                     conversation(
-                        client, profile, issue_token(secret, f"{profile.name}-{index}", "premium"), SCRIPT
+                        client,
+                        profile,
+                        issue_token(secret, f"{profile.name}-{index}", "premium"),
+                        SCRIPT,
+                        args.think_seconds,
                     )
                     for profile in (baseline, optimized)
                     for index in range(args.conversations)
