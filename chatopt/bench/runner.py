@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
+import gevent.event
 import locust  # noqa: F401  (patches sockets and threads for gevent)
 import psutil
 from locust.env import Environment
-from locust.runners import Runner
+from locust.runners import MasterRunner, Runner
 
 from chatopt import tokens as token_counter
 from chatopt.bench.collector import Collector, LiveStats
@@ -184,8 +185,13 @@ def _drive(
     plan = spec.load
     class_name = user_class_name(spec)
     user_class = runner.environment.user_classes_by_name[class_name]
+    spawned = gevent.event.Event()
+    runner.environment.events.spawning_complete.add_listener(lambda **_: spawned.set())
     if plan.mode == "open":
         runner.start(plan.workers, plan.workers, user_classes=[user_class])
+        if isinstance(runner, MasterRunner):
+            # workers start their schedules when they get the spawn message; count from then
+            spawned.wait(WORKER_CONNECT_TIMEOUT_S)
     else:
         runner.start(plan.users_at(0.0), plan.spawn_rate, user_classes=[user_class])
     current_users = plan.users_at(0.0)
