@@ -12,7 +12,13 @@ OVERHEAD_PROBLEM_MS = 1000.0
 
 def backend_overhead_ms(probe: Probe) -> float | None:
     """Client TTFT minus the AI's own time to its first token (or whole answer when not streamed)."""
-    calls = [call for call in probe.chat_calls if call.status < 400]
+    # Calls that ended after the user had the whole answer were background work (summaries...).
+    calls = [
+        call
+        for call in probe.chat_calls
+        if call.status < 400
+        and (call.started_at - probe.started_at) * 1000 + call.duration_ms <= probe.total_ms
+    ]
     if not calls or probe.ttft_ms is None:
         return None
     last = max(calls, key=lambda call: call.started_at)
