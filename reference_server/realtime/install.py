@@ -41,6 +41,7 @@ async def start_realtime(app: Starlette) -> None:
     realtime: Realtime | None = getattr(app.state, "realtime", None)
     if realtime is None:
         return
+    app.state.gc_thresholds_before_realtime = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -51,7 +52,10 @@ async def start_realtime(app: Starlette) -> None:
 
 
 async def stop_realtime(app: Starlette) -> None:
-    """End every answer still being produced and release Redis."""
+    """End every answer still being produced, release Redis, and give the collector back its settings."""
     realtime: Realtime | None = getattr(app.state, "realtime", None)
-    if realtime is not None:
-        await realtime.stop()
+    if realtime is None:
+        return
+    await realtime.stop()
+    gc.set_threshold(*app.state.gc_thresholds_before_realtime)
+    gc.unfreeze()

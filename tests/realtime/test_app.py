@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
 import websockets
 
 from reference_server.app import create_app
+from reference_server.realtime.install import GC_THRESHOLDS
 from reference_server.settings import settings_for_profile
 from tests.realtime.harness import recv, recv_stream, send, serving, token_for, ws_url
 from tests.realtime.test_longpoll_sse import MESSAGES, auth, poll_all
@@ -22,7 +24,9 @@ def settings_for(mock_llm, tmp_path: Path, **overrides):
 
 async def test_websocket_answer_comes_from_the_pipeline_and_is_stored(mock_llm, tmp_path: Path) -> None:
     settings = settings_for(mock_llm, tmp_path)
+    thresholds = gc.get_threshold()
     async with serving(create_app(settings)) as host:
+        assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 0
         async with websockets.connect(ws_url(host, settings)) as ws:
             await send(ws, "message", message="Explain what a WebSocket heartbeat is for.", client_msg_id="a")
             started = await recv(ws)
@@ -41,6 +45,7 @@ async def test_websocket_answer_comes_from_the_pipeline_and_is_stored(mock_llm, 
     assert stored.status_code == 200
     assert stored.json()["items"][-1]["content"] == final["reply"]
     assert "chatopt_websocket_connections 1.0" in metrics.text
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0, "collector settings not restored"
 
 
 async def test_long_polling_and_refusals_go_through_the_same_pipeline(mock_llm, tmp_path: Path) -> None:
