@@ -39,6 +39,7 @@ class Collector:
         self.samples: list[Sample] = []
         self.unsent: list[Sample] = []
         self.accepting = True
+        self.schedule_done = False
         self.inflight = 0
         self.arrivals = 0
         self.dropped = 0

@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
-import gevent.event
 import locust  # noqa: F401  (patches sockets and threads for gevent)
 import psutil
 from locust.env import Environment
-from locust.runners import MasterRunner, Runner
+from locust.runners import Runner
 
 from chatopt import tokens as token_counter
 from chatopt.bench.collector import Collector, LiveStats
@@ -185,13 +184,8 @@ def _drive(
     plan = spec.load
     class_name = user_class_name(spec)
     user_class = runner.environment.user_classes_by_name[class_name]
-    spawned = gevent.event.Event()
-    runner.environment.events.spawning_complete.add_listener(lambda **_: spawned.set())
     if plan.mode == "open":
         runner.start(plan.workers, plan.workers, user_classes=[user_class])
-        if isinstance(runner, MasterRunner):
-            # workers start their schedules when they get the spawn message; count from then
-            spawned.wait(WORKER_CONNECT_TIMEOUT_S)
     else:
         runner.start(plan.users_at(0.0), plan.spawn_rate, user_classes=[user_class])
     current_users = plan.users_at(0.0)
@@ -284,6 +278,11 @@ def _run_distributed(
         gevent.sleep(0.2)
         collector.start()
         elapsed = _drive(spec, runner, collector, on_progress, on_tick, stop)
+        if spec.load.mode == "open":
+            # each worker runs its whole arrival schedule from its own start, then reports done
+            deadline = time.perf_counter() + min(spec.target.timeout_s, 30.0) + 5.0
+            while len(book.done) < worker_count and time.perf_counter() < deadline and not stop.requested:
+                gevent.sleep(0.05)
         collector.accepting = False
         runner.send_message(DRAIN_MESSAGE, {"grace_s": min(spec.target.timeout_s, 30.0)})
         deadline = time.perf_counter() + min(spec.target.timeout_s, 30.0) + 5.0

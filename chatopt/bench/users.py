@@ -177,6 +177,7 @@ def make_user_classes(context: RunContext) -> list[type[User]]:
                         first_start=due,
                     )
                 pool.join()
+                collector.schedule_done = True
             finally:
                 chat.close()
 

@@ -44,8 +44,19 @@ def run_worker(master_host: str, master_port: int) -> None:
         collector.model = spec.target.model
         collector.worker = f"worker-{max(0, runner.worker_index)}"
 
+    def report_done() -> None:
+        counters = {"arrivals": collector.arrivals, "dropped": collector.dropped, "late": collector.late}
+        runner.send_message(DONE_MESSAGE, {"rows": collector.take_unsent(), "counters": counters, "cpu": []})
+
+    def report_when_schedule_ends() -> None:
+        while not collector.schedule_done:
+            gevent.sleep(0.05)
+        report_done()
+
     def on_test_start(**_: object) -> None:
         collector.start()
+        if context.spec is not None and context.spec.load.mode == "open":
+            gevent.spawn(report_when_schedule_ends)
 
     def on_report(client_id: str, data: dict) -> None:
         data["chatopt_rows"] = collector.take_unsent()
@@ -58,8 +69,7 @@ def run_worker(master_host: str, master_port: int) -> None:
         deadline = time.perf_counter() + float(msg.data.get("grace_s", 30.0))  # type: ignore[attr-defined]
         while collector.inflight > 0 and time.perf_counter() < deadline:
             gevent.sleep(0.05)
-        counters = {"arrivals": collector.arrivals, "dropped": collector.dropped, "late": collector.late}
-        runner.send_message(DONE_MESSAGE, {"rows": collector.take_unsent(), "counters": counters, "cpu": []})
+        report_done()
 
     runner.register_message(SPEC_MESSAGE, on_spec)
     runner.register_message(DRAIN_MESSAGE, on_drain, concurrent=True)
