@@ -162,3 +162,11 @@ def test_a_client_that_hangs_up_ends_its_stream_on_the_server(start_mock_llm) ->
     while httpx.get(f"{mock.url}/health", timeout=5).json()["active_streams"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert httpx.get(f"{mock.url}/health", timeout=5).json()["active_streams"] == 0
+
+
+def test_without_include_usage_no_chunk_carries_usage(mock_llm) -> None:
+    stream = sync_client(mock_llm.base_url).chat.completions.create(model="gpt-4o", messages=FAQ, stream=True)
+    chunks = list(stream)
+    assert all(chunk.usage is None for chunk in chunks)
+    assert all(chunk.choices for chunk in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
