@@ -93,10 +93,14 @@ async def test_page_streams_over_websocket_and_resumes_after_the_server_drops_it
     assert await page.inner_text("#status") == ""
 
 
-@pytest.mark.parametrize(("websocket", "sse", "used"), [(True, False, "/events"), (True, True, "/poll")])
-async def test_page_falls_back_to_sse_then_long_polling(
-        browser, mock_llm, tmp_path: Path, websocket: bool, sse: bool, used: str) -> None:
-    settings = settings_for(mock_llm, tmp_path)
+@pytest.mark.parametrize(
+    ("websocket", "sse", "max_connections", "used"),
+    [(True, False, 10, "/events"), (True, True, 10, "/poll"), (False, False, 0, "/events")],
+    ids=["upgrade-blocked", "upgrade-and-sse-blocked", "instance-full-1013"],
+)
+async def test_page_falls_back_to_sse_then_long_polling(browser, mock_llm, tmp_path: Path, websocket: bool,
+                                                        sse: bool, max_connections: int, used: str) -> None:
+    settings = settings_for(mock_llm, tmp_path).with_overrides({"ws_max_connections": max_connections})
     token = token_for(settings)
     async with serving(blocking(create_app(settings), websocket, sse)) as host:
         page = await browser.new_page()
@@ -111,7 +115,8 @@ async def test_page_falls_back_to_sse_then_long_polling(
     assert not any(path.endswith("/api/chat") for path in paths), "fell back to the baseline API"
 
 
-async def test_baseline_page_keeps_using_the_plain_chat_api(browser, mock_llm, tmp_path: Path) -> None:
+async def test_baseline_page_uses_the_plain_chat_api_and_reconnect_delays_are_capped(
+        browser, mock_llm, tmp_path: Path) -> None:
     settings = settings_for_profile("baseline", llm_base_url=mock_llm.base_url, secret="browser-secret",
                                     database_url=f"sqlite+aiosqlite:///{tmp_path}/chat.db")
     token = token_for(settings)
@@ -123,5 +128,14 @@ async def test_baseline_page_keeps_using_the_plain_chat_api(browser, mock_llm, t
         await page.wait_for_function(ANSWER_DONE, timeout=30000)
         shown = await page.inner_text(".message.assistant span")
         reply = await stored_reply(host, token)
+        delays = await page.evaluate(
+            "[...Array(8).keys()].map((a) => [...Array(200)].map(() => ChatTransport.backoffMs(a)))"
+        )
     assert shown == reply
     assert any(path.endswith("/api/chat") for path in paths)
+
+    # Reconnect delays: 1, 2, 4, 8, 16, 30, 30 ... seconds, each plus up to 30 % jitter.
+    for attempt, samples in enumerate(delays):
+        base = min(30, 2**attempt) * 1000
+        assert all(base <= ms <= base * 1.3 for ms in samples), attempt
+        assert max(samples) - min(samples) > base * 0.1, "no jitter"
