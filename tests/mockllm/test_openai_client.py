@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import httpx
 import numpy as np
 import openai
 import pytest
+from typer.testing import CliRunner
 
 from chatopt import tokens as token_counter
+from chatopt.cli import app
 
 FAQ = [{"role": "user", "content": "How do I reset my password?"}]
 CONVERSATION = [
@@ -170,3 +173,17 @@ def test_without_include_usage_no_chunk_carries_usage(mock_llm) -> None:
     assert all(chunk.usage is None for chunk in chunks)
     assert all(chunk.choices for chunk in chunks)
     assert chunks[0].choices[0].delta.role == "assistant"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4"])
+def test_final_usage_chunk_equals_chatopt_tokens_on_the_same_messages(mock_llm, tmp_path, model: str) -> None:
+    path = tmp_path / "messages.json"
+    path.write_text(json.dumps(CONVERSATION, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["tokens", "--chat", str(path), "--model", model, "--json"])
+    assert result.exit_code == 0, result.output
+    counted = json.loads(result.output)["tokens"]
+    stream = sync_client(mock_llm.base_url).chat.completions.create(
+        model=model, messages=CONVERSATION, stream=True, stream_options={"include_usage": True}
+    )
+    *_, final = stream
+    assert final.usage.prompt_tokens == counted
