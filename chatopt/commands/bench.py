@@ -178,8 +178,11 @@ def bench(
     One pre-flight message checks the target first. Ctrl-C stops and still writes the report.
 
     Examples:
+
       chatopt bench http://127.0.0.1:9100 --target openai --model gpt-4o-mini --users 20 -d 30s
+
       chatopt bench http://127.0.0.1:8000 --target reference -H 'Authorization: Bearer T' --rate 50 --poisson
+
       chatopt bench http://127.0.0.1:8000 --scenario conversations --stages 30s:10,30s:100 --workers 2
     """
     if worker:

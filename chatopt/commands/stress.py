@@ -78,7 +78,9 @@ def stress(
     and latency curve (report.html) and every step's raw samples under steps/.
 
     Examples:
+
       chatopt stress http://127.0.0.1:8000 --target reference --slo 'p95_ttft<=1s' --step-users 50
+
       chatopt stress http://127.0.0.1:9100 --target openai --start-rate 50 --step-rate 50 --step-duration 20s
     """
     objectives = parse_slo(slo)
