@@ -16,7 +16,6 @@ import numpy as np
 from chatopt.errors import ChatoptError
 
 DIMENSIONS = 384
-MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256
 BATCH_SIZE = 32
 
