@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/cache_lookup.py [--redis redis://127.0.0.1:6379
 
 1. Vector search alone (``VectorIndex.search``, one partition holding every entry: the
    worst case, since real scopes split the entries) at 1,000 / 10,000 / 100,000 random
-   unit vectors, with the recall of the sketch pre-selection used from 20,000 entries.
+   unit vectors; recall checks that a query near one entry ranks it first.
 2. ``ChatCache.lookup`` end to end, in-process LRU and (with ``--redis``) Redis: an exact
    hit, a semantic hit (embedding the query included) and a miss, P50/P99 each.
 """

@@ -62,22 +62,3 @@ def test_oldest_entries_are_evicted_beyond_the_bound():
 def test_wrong_dimensions_are_rejected():
     with pytest.raises(ValueError, match="shape"):
         VectorIndex(dimensions=8).add(entry("x", "p", unit(1, dims=4)))
-
-
-def test_large_partitions_use_the_sketch_and_still_find_close_neighbours():
-    from reference_server.cache.vectors import SKETCH_FROM
-
-    rng = np.random.default_rng(3)
-    vectors = rng.standard_normal((SKETCH_FROM, 384)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = VectorIndex(dimensions=384, max_entries=SKETCH_FROM)
-    for row in range(SKETCH_FROM):
-        index.add(entry(str(row), "p", vectors[row]))
-    for target in rng.integers(SKETCH_FROM, size=20):
-        query = vectors[target] + rng.standard_normal(384).astype(np.float32) * 0.037  # cosine ~0.81
-        query /= np.linalg.norm(query)
-        best = index.search("p", query, k=1, min_score=-1.0, now=0)[0]
-        assert best.entry.id == str(target)
-        assert best.score == pytest.approx(float(vectors[target] @ query), abs=1e-4)
-    index.remove("0")
-    assert "0" not in index and len(index) == SKETCH_FROM - 1
