@@ -25,6 +25,18 @@ from chatopt.targets import load_target, parse_header
 _CHECK_LIST = "; ".join(check.id for check in ALL_CHECKS)
 
 
+def _list_checks(value: bool) -> None:
+    if not value:
+        return
+    table = Table(title="chatopt audit checks (details: docs/CHECKS.md)")
+    for column in ("id", "SPEC", "intrusive", "what it does"):
+        table.add_column(column)
+    for check in ALL_CHECKS:
+        table.add_row(check.id, check.spec_ref, check.intrusive_reason or "no", check.summary)
+    Console().print(table)
+    raise typer.Exit()
+
+
 def audit(
     url: Annotated[str, typer.Argument(help="The chat endpoint (or base URL) of the backend to audit.")],
     target: Annotated[
@@ -65,6 +77,12 @@ def audit(
         list[str] | None,
         typer.Option("--price", help="MODEL=IN/OUT USD per 1M tokens for impact estimates (repeatable)."),
     ] = None,
+    list_checks: Annotated[
+        bool,
+        typer.Option(
+            "--list-checks", callback=_list_checks, is_eager=True, help="List every check and exit."
+        ),
+    ] = False,
 ) -> None:
     """Diagnose why a chat backend lags, before optimizing anything.
 

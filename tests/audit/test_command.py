@@ -107,3 +107,13 @@ def test_intrusive_probes_are_listed_and_unknown_checks_rejected() -> None:
     assert intrusive_probes(AuditOptions(skip_intrusive=True)) == []
     with pytest.raises(ChatoptError, match="unknown check id"):
         planned_checks(AuditOptions(skip=frozenset({"no.such.check"})))
+
+
+def test_list_checks_prints_every_check_id() -> None:
+    from typer.testing import CliRunner
+
+    from chatopt.cli import app
+
+    result = CliRunner().invoke(app, ["audit", "--list-checks"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert all(check.id in result.output for check in ALL_CHECKS)

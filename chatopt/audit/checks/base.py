@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -11,7 +12,7 @@ from chatopt.audit.language import pick
 from chatopt.audit.session import AuditSession
 
 
-class Check:
+class Check(ABC):
     """One diagnostic: subclasses set the class attributes and implement :meth:`run`."""
 
     id: ClassVar[str]
@@ -24,8 +25,9 @@ class Check:
         self.session = session
         self.lang = session.options.lang
 
+    @abstractmethod
     async def run(self) -> list[Finding]:
-        raise NotImplementedError
+        """Probe the target and return this check's findings (at least one)."""
 
     def t(self, en: str, pt: str) -> str:
         return pick(self.lang, en, pt)

@@ -141,7 +141,8 @@ class ConcurrencyCheck(Check):
         return (time.perf_counter() - started) * 1000
 
     async def _level(self, users: int, cap_s: float, sampler: ProcessSampler | None) -> dict:
-        self.session.spend(0)
+        if self.session.remaining_s <= 0:
+            raise BudgetExhausted("time budget spent")
         started = time.perf_counter()
         tasks = [
             asyncio.create_task(self.session.chat(f"{MESSAGE} (user {i})", with_calls=False))
