@@ -90,6 +90,12 @@ class WriteResult:
     unknown: set[str] = field(default_factory=set)
     seqs: dict[str, int] = field(default_factory=dict)
 
+    def inserted(self, appended: Sequence[Message]) -> list[StoredMessage]:
+        """Those of ``appended`` this write inserted, with their sequence numbers."""
+        return [
+            StoredMessage(self.seqs[message.id], message) for message in appended if message.id in self.seqs
+        ]
+
 
 def _insert_messages(connection: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert message rows; a row whose id is already stored is skipped (retries are safe).

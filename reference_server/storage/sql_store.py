@@ -49,13 +49,7 @@ def stored_or_raise(
     """
     if conversation_id in result.unknown:
         raise UnknownConversation(f"conversation {conversation_id!r} does not exist")
-    return newly_stored(messages, result)
-
-
-def newly_stored(messages: Sequence[Message], result: WriteResult) -> list[StoredMessage]:
-    return [
-        StoredMessage(result.seqs[message.id], message) for message in messages if message.id in result.seqs
-    ]
+    return result.inserted(messages)
 
 
 def new_conversation(user_id: str, title: str) -> Conversation:

@@ -126,9 +126,7 @@ class GroupCommitBuffer:
                 continue
             self.messages_flushed += len(item.messages)
             if not item.done.done():
-                item.done.set_result(
-                    [StoredMessage(result.seqs[m.id], m) for m in item.messages if m.id in result.seqs]
-                )
+                item.done.set_result(result.inserted(item.messages))
 
 
 def _fail(item: _Append, error: BaseException) -> None:
