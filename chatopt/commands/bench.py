@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,6 +187,8 @@ def bench(
       chatopt bench http://127.0.0.1:8000 --scenario conversations --stages 30s:10,30s:100 --workers 2
     """
     if worker:
+        # the CLI already imported ssl users; gevent's warning about patching them late is expected
+        warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
         from chatopt.bench.worker import run_worker
 
         console.print(f"worker joining master {master_host}:{master_port}")
