@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,19 @@ def test_serves_until_interrupted() -> None:
     assert process.returncode == 0, stderr
     assert f"http://127.0.0.1:{port}/v1" in stdout
     assert "latency tiers" in stdout
+
+
+def test_a_taken_port_is_one_clear_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        process = subprocess.run(
+            [sys.executable, "-m", "chatopt", "mock-llm", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert process.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in process.stderr
+    assert "Traceback" not in process.stderr
