@@ -71,7 +71,9 @@ class LoadPlan(BaseModel):
         return self
 
     def peak_users(self) -> int:
-        return max([self.users, *(stage.users or 0 for stage in self.stages)])
+        if self.stages:
+            return max(stage.users or 0 for stage in self.stages)
+        return self.users
 
     def rate_at(self, elapsed_s: float) -> float:
         """The open-loop arrival rate in effect ``elapsed_s`` into the run."""
