@@ -115,7 +115,8 @@ def read_samples(path: Path) -> list[Sample]:
     """Rows of a samples CSV written by :func:`write_samples`."""
     import pandas as pd
 
-    frame = pd.read_csv(path, keep_default_na=False, na_values={"ttft_ms": [""], "tpot_ms": [""], "prompt_tokens": [""]})
+    empty_is_missing = {"ttft_ms": [""], "tpot_ms": [""], "prompt_tokens": [""]}
+    frame = pd.read_csv(path, keep_default_na=False, na_values=empty_is_missing)
     missing = set(SAMPLE_COLUMNS) - set(frame.columns)
     if missing:
         raise ValueError(f"{path} lacks columns {sorted(missing)}")
