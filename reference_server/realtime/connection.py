@@ -27,6 +27,7 @@ from reference_server.realtime.streams import SinkGone
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 1.0
+FLUSH_BEFORE_CLOSE_S = 0.5
 
 
 class Connection:
@@ -125,6 +126,10 @@ class Connection:
             self.outbox.get_nowait()
 
     async def _close(self, code: int, reason: str) -> None:
+        # Let frames already queued (say, the error that explains the close) go out first.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FLUSH_BEFORE_CLOSE_S):
+                await self.outbox.join()
         if self._writer is not None:
             self._writer.cancel()
         try:
@@ -140,6 +145,7 @@ class Connection:
             try:
                 async with asyncio.timeout(self.stuck_s):
                     await self.websocket.send_text(text)
+                self.outbox.task_done()
             except TimeoutError:
                 self.terminate(CLOSE_POLICY, f"not reading for {self.stuck_s:g}s; reconnect and resume")
                 return

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 #: WebSocket close codes the server uses.
-CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009

@@ -14,6 +14,8 @@ import contextlib
 import time
 from typing import Protocol
 
+from reference_server.realtime.protocol import CLOSE_GOING_AWAY
+
 SLICES = 10
 #: Peers handled between two yields to the event loop during a sweep, so frames that
 #: arrive meanwhile (a client's ping) wait behind at most this many heartbeat sends.
@@ -97,7 +99,7 @@ class ConnectionRegistry:
                 continue
             if peer.last_seen < dead_before:
                 self.release(peer)
-                peer.terminate(1001, "no heartbeat answer; reconnect")
+                peer.terminate(CLOSE_GOING_AWAY, "no heartbeat answer; reconnect")
                 closed += 1
             else:
                 peer.heartbeat()
