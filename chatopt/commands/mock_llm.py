@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,16 @@ from rich.table import Table
 from chatopt.errors import ChatoptError
 from chatopt.mockllm import MockConfig, load_config
 from chatopt.mockllm.server import serve_forever
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
 
 
 def mock_llm(
@@ -40,7 +51,9 @@ def mock_llm(
     print_config: Annotated[
         bool, typer.Option("--print-config", help="Print the effective config as YAML and exit.")
     ] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="Server log level (info also logs every request).")
+    ] = LogLevel.warning,
 ) -> None:
     """Serve an OpenAI-compatible LLM that costs nothing and behaves like a hosted one.
 
@@ -81,7 +94,7 @@ def mock_llm(
         highlight=False,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        serve_forever(effective, host=host, port=port, log_level=log_level)
+        serve_forever(effective, host=host, port=port, log_level=log_level.value)
     console.print("mock LLM stopped", highlight=False)
 
 

@@ -133,13 +133,15 @@ class MockLLMServer:
 
 
 def serve_forever(config: MockConfig, *, host: str, port: int, log_level: str = "warning") -> None:
-    """Serve in the foreground until Ctrl-C (SIGINT/SIGTERM)."""
+    """Serve in the foreground until Ctrl-C (SIGINT/SIGTERM); ``info`` or ``debug`` also log each request."""
     quiet_stream_cut_logs()
     sock = bind_socket(host, port)
     warm_up()
     gc.collect()
     gc.freeze()  # start-up objects never need scanning again: shorter pauses while streaming
     try:
-        uvicorn.Server(uvicorn_config(create_app(config), log_level=log_level)).run(sockets=[sock])
+        access_log = log_level in ("info", "debug")
+        server_config = uvicorn_config(create_app(config), log_level=log_level, access_log=access_log)
+        uvicorn.Server(server_config).run(sockets=[sock])
     finally:
         sock.close()
