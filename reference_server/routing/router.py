@@ -229,7 +229,8 @@ class RoutedLLM:
             current = remaining[0]
             tried.append(current)
             checks = self._checks_quality(current, remaining[1:])
-            held: list[str] = []
+            held: list[str] = []  # text not shown yet (the hold-back)
+            received: list[str] = []  # all text of this attempt (for its cost)
             holding = checks
             delivered = False
             end: StreamEnd | None = None
@@ -243,7 +244,10 @@ class RoutedLLM:
                     while item is not None:
                         if isinstance(item, StreamEnd):
                             end = item
-                        elif holding:
+                            item = await anext(iterator, None)
+                            continue
+                        received.append(item.text)
+                        if holding:
                             held.append(item.text)
                             text = "".join(held)
                             if len(text) >= self.router.hold_back_chars:
@@ -272,7 +276,7 @@ class RoutedLLM:
                 error = UpstreamError("the model stream ended without finishing")
                 self._record(current, "error:incomplete_stream", 0.0)
                 continue
-            cost = self.router.cost_usd(current, messages, text, end.usage if end else None)
+            cost = self.router.cost_usd(current, messages, "".join(received), end.usage if end else None)
             if verdict_reason is not None:
                 self._record(current, f"escalated:{verdict_reason}", cost)
                 if end is not None:

@@ -141,3 +141,27 @@ async def test_all_models_failing_reports_an_upstream_error(llm, mock):
         await routed.complete(FAQ)
     assert mock.injector.requests == ["small", "medium", "large"]
     assert set(router.cooldown.resting()) == {"small", "medium", "large"}
+
+
+async def test_streamed_cost_counts_every_token_when_the_upstream_reports_no_usage():
+    from chatopt import tokens
+    from tests.reference_server.upstream import FakeUpstream, ServerThread, upstream_app
+
+    fake = FakeUpstream()
+    fake.script.report_usage = False
+    fake.script.answer_words = 80  # far beyond the hold-back
+    thread = ServerThread(upstream_app(fake))
+    thread.start()
+    client = LLMClient(settings_for_profile("optimized", llm_base_url=f"{thread.url}/v1", llm_timeout_s=5))
+    try:
+        router = ModelRouter.from_settings(settings_for_profile("optimized"))
+        routed = router.llm(client, plan_for(router, FAQ))
+        text, end = await collect(routed.stream(FAQ))
+    finally:
+        await client.close()
+        thread.stop()
+    assert end.usage is None and len(text.split()) > 80
+    expected = router.prices.cost_usd(
+        "small", tokens.count_messages(FAQ, model="small"), tokens.count_text(text, model="small")
+    )
+    assert routed.outcome.cost_usd == pytest.approx(expected)
