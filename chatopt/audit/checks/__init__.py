@@ -1,8 +1,9 @@
 """Every audit check, in the order the runner uses.
 
 Conversation-based checks come first (they share one scripted conversation), then
-single probes, the intrusive ones, and the burst last because it may trip the
-backend's rate limiter for the rest of the hour.
+single probes, the intrusive ones, the load probes (the py-spy one first: with ``--pid``
+the user asked for it, so it gets time before the generic canary), and the burst last
+because it may trip the backend's rate limiter for the rest of the hour.
 """
 
 from chatopt.audit.checks.ai_calls import AICallsCheck
@@ -36,8 +37,8 @@ ALL_CHECKS: tuple[type[Check], ...] = (
     XssCheck,
     InputLimitsCheck,
     UpstreamErrorsCheck,
-    ConcurrencyCheck,
     EventLoopCheck,
+    ConcurrencyCheck,
     MemoryCheck,
     DatabaseCheck,
     RedisCacheCheck,
