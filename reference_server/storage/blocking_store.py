@@ -120,13 +120,16 @@ class BlockingSqlStore:
         )
         return stored_or_raise(conversation_id, messages, result)
 
-    async def list_messages(self, conversation_id: str, before: str | None, limit: int) -> Page[Message]:
-        self.pager.check_limit(limit)
+    async def stored_page(self, conversation_id: str, before: str | None, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` messages older than cursor ``before``, newest first, cut from the full history."""
         position = self.pager.message_position(conversation_id, before)
         everything = self._read(operations.select_all_messages, conversation_id)
-        return self.pager.message_page(
-            conversation_id, operations.page_of(everything, position, limit + 1), limit
-        )
+        return operations.page_of(everything, position, limit)
+
+    async def list_messages(self, conversation_id: str, before: str | None, limit: int) -> Page[Message]:
+        self.pager.check_limit(limit)
+        rows = await self.stored_page(conversation_id, before, limit + 1)
+        return self.pager.message_page(conversation_id, rows, limit)
 
     async def recent_messages(self, conversation_id: str, limit: int) -> list[Message]:
         everything = self._read(operations.select_all_messages, conversation_id)

@@ -15,7 +15,7 @@ from reference_server.storage.base import ChatStore, Message
 from reference_server.storage.blocking_store import BlockingSqlStore
 from reference_server.storage.hot_tier import RedisHotTier
 from reference_server.storage.sql_store import SqlChatStore
-from reference_server.storage.tiered_store import TieredChatStore
+from reference_server.storage.tiered_store import TieredChatStore, WarmStore
 from tests import services
 from tests.storage.private_postgres import PrivatePostgres
 
@@ -48,13 +48,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 StoreBuilder = Callable[[str, pytest.FixtureRequest], ChatStore]
 
 
-def tiered(url: str, request: pytest.FixtureRequest, capacity: int = 8) -> TieredChatStore:
-    """Batched SQL behind a Redis hot tier on the machine's Redis, under this test's key prefix."""
+def tiered(url: str, request: pytest.FixtureRequest, warm: WarmStore | None = None) -> TieredChatStore:
+    """A Redis hot tier (capacity 8) on the machine's Redis, under this test's key prefix,
+    in front of ``warm`` (batched async SQL by default)."""
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
-    hot = RedisHotTier(client, capacity=capacity, prefix=request.getfixturevalue("redis_prefix"))
-    warm = SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2)
+    hot = RedisHotTier(client, capacity=8, prefix=request.getfixturevalue("redis_prefix"))
+    warm = warm or SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2)
     return TieredChatStore(warm, hot, owns_redis=True)
 
 
@@ -63,20 +64,21 @@ STORE_KINDS: dict[str, StoreBuilder] = {
     "blocking": lambda url, _: BlockingSqlStore(url, secret=SECRET),
     "batched": lambda url, _: SqlChatStore(url, secret=SECRET, batch_writes=True, batch_size=8, batch_ms=2),
     "tiered": tiered,
+    "tiered_blocking": lambda url, request: tiered(url, request, BlockingSqlStore(url, secret=SECRET)),
 }
 
 
-#: (kind, backend) pairs under the contract tests. The unbatched async path runs on SQLite
-#: only: on PostgreSQL it is the batched store's write path minus the buffer.
+#: (kind, backend) pairs under the contract tests. The unbatched async path and the hot
+#: tier over the blocking store run on SQLite only: on PostgreSQL they add no SQL path.
 STORE_MATRIX = [
     pytest.param(
         (kind, backend),
         id=f"{kind}-{backend}",
-        marks=[pytest.mark.services] if backend == "postgres" or kind == "tiered" else [],
+        marks=[pytest.mark.services] if backend == "postgres" or kind.startswith("tiered") else [],
     )
     for kind in sorted(STORE_KINDS)
     for backend in ("sqlite", "postgres")
-    if (kind, backend) != ("async", "postgres")
+    if (kind, backend) not in {("async", "postgres"), ("tiered_blocking", "postgres")}
 ]
 
 

@@ -75,3 +75,22 @@ def test_an_unknown_database_scheme_is_refused(tmp_path: Path) -> None:
 def test_in_memory_sqlite_is_refused_because_history_would_vanish() -> None:
     with pytest.raises(ValueError, match="give a file"):
         build_store(settings_for_profile("optimized", database_url="sqlite+aiosqlite://"))
+
+
+@pytest.mark.services
+async def test_tiers_in_front_of_the_blocking_store_work_too(tmp_path: Path, redis_url: str) -> None:
+    settings = settings_for_profile("baseline", database_url=_sqlite(tmp_path), redis_url=redis_url)
+    store = build_store(settings.with_overrides({"tiered_storage": True}))
+    assert isinstance(store, TieredChatStore) and isinstance(store.warm, BlockingSqlStore)
+    await store.start()
+    try:
+        conversation = await store.create_conversation("alice", "blocking behind redis")
+        await store.append_messages(conversation.id, [make_message(conversation.id, 0)])
+        await store.hot.forget([conversation.id])
+        assert [m.content for m in (await store.list_messages(conversation.id, None, 50)).items] == [
+            "message 0"
+        ]
+        assert [m.content for m in await store.recent_messages(conversation.id, 5)] == ["message 0"]
+        await store.hot.forget([conversation.id])
+    finally:
+        await store.close()
