@@ -106,29 +106,22 @@ def _effective_config(path: Path | None, overrides: dict, fast: bool) -> MockCon
 
 def _tier_table(config: MockConfig) -> Table:
     table = Table(title="latency tiers", title_justify="left")
-    for column in (
-        "tier",
-        "TTFT base ms",
-        "prefill ms/token",
-        "tokens/s",
-        "jitter ms",
-        "$/1M in",
-        "$/1M out",
-        "models",
-    ):
-        table.add_column(column, justify="left" if column in ("tier", "models") else "right")
+    table.add_column("tier")
+    table.add_column("time to first token", justify="right")
+    table.add_column("tokens/s", justify="right")
+    table.add_column("$/1M in / out", justify="right")
+    table.add_column("models (first few)")
     for name, tier in config.tiers.items():
         models = [model for model, tier_name in config.models.items() if tier_name == name]
+        shown = ", ".join(models[:3]) + (", …" if len(models) > 3 else "")
         if name == config.default_tier:
-            models.append("(any other)")
+            shown += " + any other name"
+        jitter = f" ±{tier.jitter_ms:g}" if tier.jitter_ms else ""
         table.add_row(
             name,
-            f"{tier.base_ms:g}",
-            f"{tier.prefill_ms_per_token:g}",
+            f"{tier.base_ms:g}{jitter} ms + {tier.prefill_ms_per_token:g} ms/token",
             f"{tier.tokens_per_second:g}",
-            f"{tier.jitter_ms:g}",
-            f"{tier.input_usd_per_million:g}",
-            f"{tier.output_usd_per_million:g}",
-            ", ".join(models[:6]) + (" …" if len(models) > 6 else ""),
+            f"{tier.input_usd_per_million:g} / {tier.output_usd_per_million:g}",
+            shown,
         )
     return table
