@@ -70,6 +70,9 @@ def mock_llm(
 
       faults: {error_rate: 0.02, rate_limit_rate: 0.01, cut_rate: 0.01}
 
+    Start a config of your own from the defaults with
+    chatopt mock-llm --print-config > mock.yaml (keep only what you change).
+
     Example: chatopt mock-llm --port 9100, then point any OpenAI client at
     http://127.0.0.1:9100/v1 with any API key.
     """
