@@ -104,3 +104,12 @@ def test_a_taken_port_is_one_clear_line() -> None:
     assert process.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def test_printed_config_loads_back_unchanged(tmp_path: Path) -> None:
+    printed = runner.invoke(app, ["mock-llm", "--seed", "3", "--print-config"]).output
+    path = tmp_path / "mock.yaml"
+    path.write_text(printed)
+    again = runner.invoke(app, ["mock-llm", "--config", str(path), "--print-config"])
+    assert again.exit_code == 0, again.output
+    assert again.output == printed
