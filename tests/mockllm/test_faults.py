@@ -67,14 +67,17 @@ def test_a_short_hang_ends_in_504(mock_llm) -> None:
 def test_slow_first_token_delays_only_the_first_token(mock_llm) -> None:
     started = time.monotonic()
     stream = ask(mock_llm.base_url, "slow-first-token=400", stream=True)
+    configured_ttft_ms = float(stream.response.headers["x-mock-ttft-ms"])
     first_at = None
     for chunk in stream:
         if first_at is None and chunk.choices and chunk.choices[0].delta.content:
             first_at = time.monotonic()
-    ended = time.monotonic()
     assert first_at is not None
     assert first_at - started >= 0.4
-    assert ended - first_at < first_at - started
+    assert configured_ttft_ms == pytest.approx(405.0)  # the fast tier's 5 ms plus the injected 400 ms
+    normal = ask(mock_llm.base_url, "none", stream=True)
+    assert float(normal.response.headers["x-mock-ttft-ms"]) == pytest.approx(5.0)
+    normal.close()
 
 
 def test_cut_drops_the_stream_after_the_given_tokens(mock_llm) -> None:
