@@ -151,7 +151,7 @@ def test_a_client_that_hangs_up_ends_its_stream_on_the_server(start_mock_llm) ->
     slow = {
         "base_ms": 5,
         "prefill_ms_per_token": 0,
-        "tokens_per_second": 50,
+        "tokens_per_second": 10,
         "jitter_ms": 0,
         "token_jitter": 0,
     }
