@@ -101,7 +101,16 @@ class RedisChunkLog:
 
     @property
     def channel(self) -> str:
+        """Where every write announces its stream id."""
         return f"{self.prefix}events"
+
+    @property
+    def cancel_channel(self) -> str:
+        """Where a stream id is published to cancel it on whichever instance produces it."""
+        return f"{self.prefix}cancel"
+
+    async def publish_cancel(self, stream_id: str) -> None:
+        await self.redis.publish(self.cancel_channel, stream_id)
 
     def _log_key(self, stream_id: str) -> str:
         return f"{self.prefix}log:{stream_id}"

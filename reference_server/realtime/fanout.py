@@ -1,9 +1,9 @@
 """Wake-ups for readers waiting on a stream, locally and across instances (Redis Pub/Sub).
 
 :class:`Waiters` holds one ``asyncio.Event`` per stream that somebody waits on (and only
-while somebody does). :class:`RedisFanout` subscribes to the chunk log's channel and
-wakes local waiters when any instance writes to a stream, reconnecting with back-off
-when Redis goes away.
+while somebody does). :class:`RedisFanout` subscribes to the chunk log's channels (a
+stream was written to, a stream should be cancelled) and hands each stream id to that
+channel's handler, reconnecting with back-off when Redis goes away.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,16 @@ class Waiters:
 
 
 class RedisFanout:
-    """One Pub/Sub subscription per instance that turns remote writes into local wake-ups."""
+    """One Pub/Sub subscription per instance: each channel's messages (stream ids) go to its handler.
 
-    def __init__(self, redis: Any, channel: str, waiters: Waiters, *, retry_s: float = 1.0) -> None:
+    ``on_reconnect`` runs after every (re)subscription, for what may have been missed meanwhile.
+    """
+
+    def __init__(self, redis: Any, handlers: dict[str, Callable[[str], object]],
+                 on_reconnect: Callable[[], object], *, retry_s: float = 1.0) -> None:
         self.redis = redis
-        self.channel = channel
-        self.waiters = waiters
+        self.handlers = handlers
+        self.on_reconnect = on_reconnect
         self.retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
@@ -80,14 +84,13 @@ class RedisFanout:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(*self.handlers)
                 self.subscribed.set()
-                # Anything written while we were away: let every waiter re-read.
-                self.waiters.wake_all()
+                self.on_reconnect()
                 async for message in pubsub.listen():
-                    data = message.get("data")
-                    if isinstance(data, bytes):
-                        self.waiters.wake(data.decode())
+                    channel, data = message.get("channel"), message.get("data")
+                    if isinstance(channel, bytes) and isinstance(data, bytes):
+                        self.handlers[channel.decode()](data.decode())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis gone: retry after a pause, readers fall back to timeouts

@@ -2,8 +2,9 @@
 
 ``POST /api/realtime/messages`` starts an answer and returns its ``stream_id`` (202);
 ``GET /api/realtime/streams/{id}/poll?after_seq=n&wait_s=25`` returns the events after
-``n`` as soon as there is one (or an empty list after ``wait_s``). Same events, same
-``seq`` numbers and the same resume rule as the WebSocket.
+``n`` as soon as there is one (or an empty list after ``wait_s``);
+``POST /api/realtime/streams/{id}/cancel`` stops the answer. Same events, same ``seq``
+numbers and the same resume rule as the WebSocket.
 """
 
 from __future__ import annotations
@@ -111,6 +112,26 @@ def poll_stream(realtime: Realtime) -> Endpoint:
             "done": result.done,
             "after_seq": result.last_seq if result.last_seq is not None else after_seq,
         })
+
+    return endpoint
+
+
+def cancel_stream(realtime: Realtime) -> Endpoint:
+    """``POST /api/realtime/streams/{stream_id}/cancel`` bound to ``realtime``."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            identity = identity_of(request, realtime.settings.secret)
+        except InvalidToken as exc:
+            return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+        stream_id = request.path_params["stream_id"]
+        try:
+            await realtime.check_reader(identity, stream_id)
+        except StreamNotFound as exc:
+            return error_response(404, "not_found", str(exc))
+        if not await realtime.hub.cancel(stream_id):
+            return error_response(409, "not_running", f"stream {stream_id!r} is not being produced any more")
+        return JSONResponse({"stream_id": stream_id, "cancelling": True}, status_code=202)
 
     return endpoint
 

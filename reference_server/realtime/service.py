@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from reference_server.auth import Identity
 from reference_server.realtime.chat import ChatRequest, ChatRunner
-from reference_server.realtime.longpoll import poll_stream, start_message
+from reference_server.realtime.longpoll import cancel_stream, poll_stream, start_message
 from reference_server.realtime.protocol import CLOSE_SERVICE_RESTART
 from reference_server.realtime.registry import ConnectionRegistry
 from reference_server.realtime.sse import stream_events
@@ -75,6 +75,7 @@ class Realtime:
             Route("/api/realtime/messages", start_message(self), methods=["POST"]),
             Route("/api/realtime/streams/{stream_id}/poll", poll_stream(self), methods=["GET"]),
             Route("/api/realtime/streams/{stream_id}/events", stream_events(self), methods=["GET"]),
+            Route("/api/realtime/streams/{stream_id}/cancel", cancel_stream(self), methods=["POST"]),
         ]
 
     async def start(self) -> None:

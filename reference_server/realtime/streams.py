@@ -72,7 +72,12 @@ class StreamHub:
         self.local = LocalChunkLog(ttl_s=ttl_s, max_streams=max_streams, max_events=max_events)
         self.waiters = Waiters()
         self.remote = RedisChunkLog(redis, prefix=prefix, ttl_s=ttl_s) if redis is not None else None
-        self.fanout = RedisFanout(redis, self.remote.channel, self.waiters) if self.remote else None
+        self.fanout = None
+        if self.remote is not None:
+            handlers = {self.remote.channel: self.waiters.wake,
+                        self.remote.cancel_channel: self._cancel_local}
+            # After a Redis outage, anything written meanwhile: let every waiter re-read.
+            self.fanout = RedisFanout(redis, handlers, self.waiters.wake_all)
         self.ttl_s = ttl_s
         self.read_batch = read_batch
         self.redis_timeout_s = redis_timeout_s
@@ -146,8 +151,23 @@ class StreamHub:
         task.add_done_callback(lambda _: self._producers.pop(stream_id, None))
         return task
 
-    def cancel(self, stream_id: str) -> bool:
-        """Stop producing ``stream_id`` if this instance produces it; the stream ends ``cancelled``."""
+    async def cancel(self, stream_id: str) -> bool:
+        """Stop producing ``stream_id`` here or, through Redis, on the instance that produces it.
+
+        The stream then ends with a ``cancelled`` error; False when nobody could be told.
+        """
+        if self._cancel_local(stream_id):
+            return True
+        if self.remote is None or not self._redis_usable():
+            return False
+        try:
+            await asyncio.wait_for(self.remote.publish_cancel(stream_id), self.redis_timeout_s)
+        except Exception as exc:
+            self._redis_failed(exc)
+            return False
+        return True
+
+    def _cancel_local(self, stream_id: str) -> bool:
         task = self._producers.get(stream_id)
         if task is None:
             return False

@@ -94,7 +94,7 @@ class _Session:
         elif isinstance(frame, Resume):
             await self.resume(frame.stream_id, frame.after_seq)
         elif isinstance(frame, Cancel):
-            self.cancel(frame.stream_id)
+            await self.cancel(frame.stream_id)
 
     def _busy(self, client_msg_id: str | None = None) -> bool:
         connection = self.connection
@@ -157,13 +157,13 @@ class _Session:
         except StreamStalled as exc:
             connection.offer(error_frame("stalled", str(exc), 1.0, stream_id=stream_id))
 
-    def cancel(self, stream_id: str) -> None:
-        """Stop the answer (its stream ends ``cancelled``); a stream produced elsewhere is just unfollowed."""
+    async def cancel(self, stream_id: str) -> None:
+        """Stop the answer wherever it is produced (its stream ends ``cancelled``); else just unfollow it."""
         connection = self.connection
         if stream_id not in connection.producers and stream_id not in connection.followers:
             connection.offer(error_frame("not_found", f"this connection has no stream {stream_id!r}",
                                          stream_id=stream_id))
             return
-        if not self.realtime.hub.cancel(stream_id) and stream_id in connection.followers:
+        if not await self.realtime.hub.cancel(stream_id) and stream_id in connection.followers:
             connection.followers[stream_id].cancel()
 

@@ -337,6 +337,10 @@ const ChatTransport = (() => {
       signal.addEventListener("abort", () => {
         if (session.streamId && socket && socket.readyState === WebSocket.OPEN) {
           socket.send(JSON.stringify({ type: "cancel", stream_id: session.streamId }));
+        } else if (session.streamId) {
+          fetch(`/api/realtime/streams/${encodeURIComponent(session.streamId)}/cancel`, {
+            method: "POST", headers: { "Authorization": `Bearer ${token}` },
+          }).catch(() => {});
         }
         session.fail("stopped");
       }, { once: true });

@@ -143,3 +143,20 @@ async def test_instances_share_streams_again_once_redis_is_back(private_redis) -
             polled = await on_a.get(f"/api/realtime/streams/{after.json()['stream_id']}/poll",
                                     params={"after_seq": 3, "wait_s": 30}, headers=auth(settings))
     assert polled.json()["events"][0]["type"] == "final" and polled.json()["done"]
+
+
+async def test_cancel_on_a_stops_an_answer_produced_on_b(redis_url: str, redis_prefix: str) -> None:
+    runner = ScriptedRunner(chunks=500, delay_s=0.01)
+    async with two_instances(redis_url, redis_prefix, runner) as (a, host_a, b, host_b):
+        settings = a.settings
+        async with httpx.AsyncClient(base_url=f"http://{host_b}") as on_b:
+            stream_id = (await on_b.post(MESSAGES, headers=auth(settings), json={"message": "long"})).json()[
+                "stream_id"]
+        async with websockets.connect(ws_url(host_a, settings)) as on_a:
+            await send(on_a, "resume", stream_id=stream_id, after_seq=0)
+            await recv(on_a)
+            await send(on_a, "cancel", stream_id=stream_id)
+            frames = await recv_stream(on_a)
+        await eventually(lambda: runner.closed == 1)
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == "cancelled"
+    assert runner.produced < 500 and b.hub.producing == 0

@@ -113,3 +113,20 @@ async def test_sse_replays_with_ids_and_resumes_from_last_event_id() -> None:
     assert [f[1] for f in frames] == ["token"] * 5 + ["error"]
     assert frames[-1][2]["code"] == "upstream_failed" and frames[-1][2]["retry_after_s"] == 2.0
     assert [f[0] for f in parse_sse(resumed.text)] == ["5", "6"]
+
+
+async def test_http_cancel_stops_the_answer_for_its_owner_only() -> None:
+    settings = realtime_settings()
+    runner = ScriptedRunner(chunks=500, delay_s=0.01)
+    async with running(Realtime(settings, runner)) as host, client_of(host) as client:
+        stream_id = (await client.post(MESSAGES, headers=auth(settings), json={"message": "long"})).json()[
+            "stream_id"]
+        cancel_url = f"/api/realtime/streams/{stream_id}/cancel"
+        stranger = await client.post(cancel_url, headers=auth(settings, "eve"))
+        cancelled = await client.post(cancel_url, headers=auth(settings))
+        events = await poll_all(client, stream_id, auth(settings))
+        again = await client.post(cancel_url, headers=auth(settings))
+    assert stranger.status_code == 404
+    assert cancelled.status_code == 202
+    assert events[-1]["type"] == "error" and events[-1]["code"] == "cancelled" and runner.produced < 500
+    assert again.status_code == 409 and "not being produced" in again.json()["error"]["message"]
