@@ -13,6 +13,7 @@ from chatopt.audit.checks.base import Check, rounded
 from chatopt.audit.findings import Finding, Impact
 from chatopt.audit.session import BudgetExhausted
 from chatopt.errors import ChatoptError
+from chatopt.profiling.process import ProcessSampler
 from chatopt.profiling.pyspy import sample_process
 
 USERS = 5
@@ -43,7 +44,7 @@ class EventLoopCheck(Check):
             return [self.not_enough_data("no time left in the budget", "sem tempo no orçamento")]
         try:
             profile_task = asyncio.create_task(sample_process(pid, duration))
-            sent = await self._load(profile_task)
+            sent, _ = await asyncio.gather(self._load(profile_task), self._watch_memory(pid, profile_task))
             profile = await profile_task
         except ChatoptError as exc:
             return [
@@ -115,6 +116,14 @@ class EventLoopCheck(Check):
                 next_step="chatopt profile --pid PID --duration 30s",
             )
         ]
+
+    async def _watch_memory(self, pid: int, until: asyncio.Task) -> None:
+        """RSS samples for ``memory.rss`` while the load runs."""
+        sampler = ProcessSampler(pid)
+        while not until.done():
+            sample = sampler.sample()
+            self.session.rss_samples.append((sample.at, sample.rss_mb))
+            await asyncio.sleep(0.5)
 
     async def _load(self, until: asyncio.Task) -> int:
         sent = 0

@@ -17,7 +17,7 @@ MIN_R_SQUARED = 0.8
 class MemoryCheck(Check):
     id = "memory.rss"
     spec_ref = "memory"
-    summary = "With --pid: RSS, threads and FDs sampled during the concurrency probe; slope in MB/min."
+    summary = "With --pid: RSS, threads and FDs sampled during the load probes; slope in MB/min."
 
     async def run(self) -> list[Finding]:
         pid = self.session.options.pid
@@ -36,8 +36,8 @@ class MemoryCheck(Check):
         if line is None:
             return [
                 self.not_enough_data(
-                    "too few memory samples (the concurrency probe did not run)",
-                    "poucas amostras de memória (a sonda de concorrência não rodou)",
+                    "too few memory samples (the load probes did not run)",
+                    "poucas amostras de memória (as sondas de carga não rodaram)",
                     samples=len(points),
                 )
             ]
