@@ -148,3 +148,34 @@ async def test_postgres_history_queries_use_the_compound_indexes(postgres_url: s
     assert migrations.MESSAGES_BY_CONVERSATION.name in plans[0]
     assert migrations.CONVERSATIONS_BY_USER.name in plans[1]
     assert "Sort" not in plans[0] and "Sort" not in plans[1]
+
+
+@pytest.mark.services
+async def test_postgres_builds_the_indexes_while_writers_keep_writing(postgres_url: str) -> None:
+    assert await _migrate(postgres_url, migrations.MIGRATIONS[:1]) == [1]
+    store = SqlChatStore(postgres_url, secret=SECRET, batch_writes=True, batch_ms=1)
+    store._engine = create_async(postgres_url)  # write on the version-1 schema, no indexes yet
+    store._buffer.start()  # type: ignore[union-attr]
+    conversation = await store.create_conversation("alice", "during the migration")
+    written = during_migration = 0
+    migrating = asyncio.create_task(_migrate(postgres_url))
+    try:
+        for index in range(2000):  # bounded: keep writing until the index builds are done
+            await store.append_messages(conversation.id, [make_message(conversation.id, index)])
+            written += 1
+            if not migrating.done():
+                during_migration += 1
+            elif written >= 20:
+                break
+        assert await migrating == ALL_VERSIONS[1:]
+    finally:
+        await store.close()
+    assert during_migration > 0, "no write overlapped the index builds"
+    found = await _indexes(postgres_url)
+    assert {name: found.get(name) for name in INDEXES} == INDEXES
+    verify = SqlChatStore(postgres_url, secret=SECRET, batch_writes=False)
+    await verify.start()
+    try:
+        assert await verify.count_messages(conversation.id) == written
+    finally:
+        await verify.close()
