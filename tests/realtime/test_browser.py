@@ -11,6 +11,7 @@ import pytest
 
 from reference_server.app import create_app
 from reference_server.settings import settings_for_profile
+from tests import services
 from tests.realtime.harness import serving, token_for
 
 pytestmark = pytest.mark.browser
@@ -56,8 +57,7 @@ async def ask(page: Any, host: str, token: str, question: str) -> None:
 
 @pytest.fixture
 async def browser():
-    if CHROMIUM is None:
-        pytest.skip("no chromium binary on this machine (apt-get install chromium)")
+    services.require(CHROMIUM is not None, "chromium (apt-get install chromium)")
     async_playwright = pytest.importorskip("playwright.async_api").async_playwright
 
     async with async_playwright() as playwright:

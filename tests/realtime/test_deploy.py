@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from tests import services
 from tests.realtime.harness import ScriptedRunner, recv, recv_stream, send, token_for
 from tests.realtime.test_horizontal import two_instances
 from tests.realtime.test_longpoll_sse import MESSAGES, auth
@@ -34,8 +35,8 @@ def rendered(name: str, listen: int, backends: tuple[str, str]) -> str:
 @contextlib.contextmanager
 def proxy(kind: str, backends: tuple[str, str], workdir: Path) -> Iterator[str]:
     binary = shutil.which(kind)
-    if binary is None:
-        pytest.skip(f"{kind} is not installed (apt-get install {'nginx-light' if kind == 'nginx' else kind})")
+    package = "nginx-light" if kind == "nginx" else kind
+    services.require(binary is not None, f"{kind} (apt-get install {package})")
     port = free_port()
     if kind == "nginx":
         config = workdir / "nginx.conf"
