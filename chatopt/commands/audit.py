@@ -14,7 +14,7 @@ from rich.table import Table
 from chatopt.audit.checks import ALL_CHECKS
 from chatopt.audit.diagnosis import describe_impact, ranked_problems
 from chatopt.audit.findings import AuditResult
-from chatopt.audit.language import check_language
+from chatopt.audit.language import check_language, pick
 from chatopt.audit.prices import PriceTable, parse_price
 from chatopt.audit.runner import intrusive_probes, run_audit
 from chatopt.audit.session import AuditOptions
@@ -162,11 +162,22 @@ def audit(
 def render_summary(console: Console, result: AuditResult) -> None:
     """The ranked bottlenecks as a table, then the diagnosis text."""
     problems = ranked_problems(result.findings)
+    lang = result.lang
     table = Table(
-        title=f"chatopt audit: {len(problems)} problem(s) in {result.duration_s:.0f} s, "
-        f"{result.requests_sent} requests"
+        title=pick(
+            lang,
+            f"chatopt audit: {len(problems)} problem(s) in {result.duration_s:.0f} s, "
+            f"{result.requests_sent} requests",
+            f"auditoria chatopt: {len(problems)} problema(s) em {result.duration_s:.0f} s, "
+            f"{result.requests_sent} requisições",
+        )
     )
-    for column in ("#", "check", "SPEC", "severity", "finding", "impact", "switch"):
+    columns = pick(
+        lang,
+        "#|check|SPEC|severity|finding|impact|switch",
+        "#|verificação|SPEC|severidade|achado|impacto|switch",
+    )
+    for column in columns.split("|"):
         table.add_column(column)
     for index, finding in enumerate(problems, start=1):
         color = {"critical": "bold red", "high": "red", "medium": "yellow"}.get(finding.severity, "")
@@ -176,7 +187,7 @@ def render_summary(console: Console, result: AuditResult) -> None:
             finding.spec_ref,
             f"[{color}]{finding.severity}[/]" if color else finding.severity,
             finding.title,
-            describe_impact(finding.impact, result.lang),
+            describe_impact(finding.impact, lang),
             finding.switch or "-",
         )
     console.print(table)
@@ -184,5 +195,6 @@ def render_summary(console: Console, result: AuditResult) -> None:
         console.print(f"[bold yellow]warning:[/bold yellow] {warning}", highlight=False)
     unknown = [f.check for f in result.findings if f.status == "not_enough_data"]
     if unknown:
-        console.print(f"[dim]not enough data: {', '.join(unknown)}[/dim]", highlight=False)
+        label = pick(lang, "not enough data", "dados insuficientes")
+        console.print(f"[dim]{label}: {', '.join(unknown)}[/dim]", highlight=False)
     console.print(result.diagnosis, highlight=False)

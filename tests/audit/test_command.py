@@ -76,7 +76,7 @@ def test_audit_command_writes_reports_in_portuguese(tmp_path: Path, mock_llm) ->
     html = (out / "audit.html").read_text()
     assert html.count("<img alt=") == 2 and "lang='pt-BR'" in html
     assert (out / "tap-trace.jsonl").read_text().count("\n") >= 7
-    assert "Analisado" in result.stdout
+    assert "Analisado" in result.stdout and "auditoria chatopt" in result.stdout
 
 
 def test_audit_command_explains_an_unreachable_target(tmp_path: Path) -> None:
