@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,10 @@ from chatopt.tap import AICall, TapServer, parse_fault
 
 def tap(
     upstream: Annotated[
-        str, typer.Option("--upstream", "-u", help="The real AI provider base URL, e.g. https://api.openai.com/v1.")
+        str,
+        typer.Option(
+            "--upstream", "-u", help="The real AI provider base URL, e.g. https://api.openai.com/v1."
+        ),
     ],
     port: Annotated[int, typer.Option("--port", "-p", help="Port the tap listens on (127.0.0.1).")] = 9200,
     trace: Annotated[Path, typer.Option("--trace", "-t", help="JSONL file: one line per AI call.")] = Path(
@@ -51,7 +55,8 @@ def tap(
         raise ChatoptError(f"port {port} is out of range", hint="use 1-65535")
     trace.parent.mkdir(parents=True, exist_ok=True)
     console = Console()
-    server = TapServer(upstream, port, trace_path=trace)
+    totals = TapTotals()
+    server = TapServer(upstream, port, trace_path=trace, on_call=totals.add)
     for item in faults:
         server.proxy.faults.arm(item)
     server.start()
@@ -62,10 +67,10 @@ def tap(
     )
     deadline = None if duration is None else time.monotonic() + duration
     try:
-        with Live(render_calls(server.proxy.calls, rows), console=console, refresh_per_second=4) as live:
+        with Live(render_calls([], totals), console=console, refresh_per_second=4) as live:
             while deadline is None or time.monotonic() < deadline:
                 time.sleep(0.25)
-                live.update(render_calls(list(server.proxy.calls), rows))
+                live.update(render_calls(server.proxy.calls[-rows:], totals))
     except KeyboardInterrupt:
         pass
     finally:
@@ -73,13 +78,46 @@ def tap(
     console.print(f"{len(server.proxy.calls)} AI calls recorded in {trace}", highlight=False)
 
 
-def render_calls(calls: list[AICall], rows: int) -> Group:
+@dataclass
+class TapTotals:
+    """Running totals of the calls seen, kept as they are recorded (the table never rescans them)."""
+
+    calls: int = 0
+    chats: int = 0
+    prompt_tokens: int = 0
+    followups: int = 0
+    full_history: int = 0
+
+    def add(self, call: AICall) -> None:
+        self.calls += 1
+        if call.kind != "chat":
+            return
+        self.chats += 1
+        self.prompt_tokens += call.prompt_tokens or 0
+        if call.full_history is not None and (call.turn or 1) > 1:
+            self.followups += 1
+            self.full_history += bool(call.full_history)
+
+
+def render_calls(recent: list[AICall], totals: TapTotals) -> Group:
     """The live view: the most recent calls and running totals."""
     table = Table(title="AI calls through the tap", expand=False)
-    for column in ("#", "time", "kind", "model", "stream", "msgs", "prompt tok", "compl tok", "full history",
-                   "TTFT ms", "total ms", "status"):
+    for column in (
+        "#",
+        "time",
+        "kind",
+        "model",
+        "stream",
+        "msgs",
+        "prompt tok",
+        "compl tok",
+        "full history",
+        "TTFT ms",
+        "total ms",
+        "status",
+    ):
         table.add_column(column, justify="right" if column not in ("kind", "model", "time") else "left")
-    for call in calls[-rows:]:
+    for call in recent:
         table.add_row(
             str(call.id),
             time.strftime("%H:%M:%S", time.localtime(call.started_at)),
@@ -94,13 +132,9 @@ def render_calls(calls: list[AICall], rows: int) -> Group:
             _number(call.duration_ms),
             Text(str(call.status), style="green" if call.status < 400 else "red"),
         )
-    chats = [call for call in calls if call.kind == "chat"]
-    prompt = sum(call.prompt_tokens or 0 for call in chats)
-    full = sum(1 for call in chats if call.full_history)
-    followups = sum(1 for call in chats if call.full_history is not None and (call.turn or 1) > 1)
     summary = Text(
-        f"{len(calls)} calls, {len(chats)} chat; prompt tokens {prompt:,}; "
-        f"full history re-sent on {full} of {followups} follow-up turns",
+        f"{totals.calls} calls, {totals.chats} chat; prompt tokens {totals.prompt_tokens:,}; "
+        f"full history re-sent on {totals.full_history} of {totals.followups} follow-up turns",
     )
     return Group(table, summary)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,7 +76,8 @@ class TapProxy:
         self._settled = threading.Condition()
         self._write_lock = threading.Lock()
         # One worker keeps records in arrival order and token counting off the event loop.
-        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatopt-tap-recorder")
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._recorder: threading.Thread | None = None
 
     # -- ASGI ---------------------------------------------------------------
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -191,7 +192,16 @@ class TapProxy:
         duration_ms = (time.perf_counter() - exchange.started) * 1000
         with self._settled:
             self._inflight += 1  # the record is not written yet: keep the tap unsettled
-        self._recorder.submit(self._record, exchange, status, observer, sent, duration_ms)
+        if self._recorder is None:
+            self._recorder = threading.Thread(
+                target=self._record_forever, name="chatopt-tap-recorder", daemon=True
+            )
+            self._recorder.start()
+        self._pending.put((exchange, status, observer, sent, duration_ms))
+
+    def _record_forever(self) -> None:
+        while True:
+            self._record(*self._pending.get())
 
     def _record(
         self, exchange: _Exchange, status: int, observer: AnswerObserver | None, sent: int, duration_ms: float
