@@ -31,8 +31,13 @@ def tokens(
 ) -> None:
     """Count tokens exactly as OpenAI models do, offline.
 
-    Examples: chatopt tokens "hello world" --model gpt-4o;
-    cat prompt.txt | chatopt tokens; chatopt tokens --chat messages.json --json
+    Examples:
+
+      chatopt tokens "hello world" --model gpt-4o
+
+      cat prompt.txt | chatopt tokens
+
+      chatopt tokens --chat messages.json --json
     """
     sources = [
         name for name, value in (("TEXT", text), ("--file", file), ("--chat", chat)) if value is not None
