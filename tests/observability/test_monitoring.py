@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -105,12 +106,19 @@ async def test_logs_are_json_lines_with_the_request_trace_id(monitored_server):
             await client.post(
                 "/api/chat", json={"message": "log me"}, headers=server.headers(traceparent=INCOMING)
             )
+        # The access line is written just after the last byte left: give it a moment.
+        for _ in range(100):
+            entries = [json.loads(line) for line in buffer.getvalue().splitlines()]
+            access = [
+                e
+                for e in entries
+                if e["logger"] == "reference_server.access" and e["http_route"] == "/api/chat"
+            ]
+            if access:
+                break
+            await asyncio.sleep(0.02)
     finally:
         logging.getLogger("reference_server").removeHandler(handler)
-    entries = [json.loads(line) for line in buffer.getvalue().splitlines()]
-    access = [
-        e for e in entries if e["logger"] == "reference_server.access" and e["http_route"] == "/api/chat"
-    ]
     assert access and access[0]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert access[0]["http_status"] == 200 and re.fullmatch(r"[0-9a-f]{16}", access[0]["span_id"])
 
@@ -185,7 +193,12 @@ async def test_otlp_spans_cover_the_request_and_the_llm_call_in_the_callers_trac
             headers=server.headers(traceparent=INCOMING, Accept=accept),
         )
     assert response.status_code == 200
-    spans = {span.name: span for span in exporter.get_finished_spans()}
+    # The server span ends just after the last byte left, so the client can be a moment ahead.
+    for _ in range(100):
+        spans = {span.name: span for span in exporter.get_finished_spans()}
+        if "POST /api/chat" in spans:
+            break
+        await asyncio.sleep(0.02)
     request_span = spans["POST /api/chat"]
     llm_span = next(span for name, span in spans.items() if name.startswith("chat "))
     assert format(request_span.context.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"
