@@ -71,13 +71,19 @@ async def recv(ws: Any, within_s: float = 5.0) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), within_s))
 
 
+async def recv_event(ws: Any, within_s: float = 5.0) -> dict:
+    """The next frame that is not a server heartbeat ping."""
+    frame = await recv(ws, within_s)
+    while frame["type"] == "ping":
+        frame = await recv(ws, within_s)
+    return frame
+
+
 async def recv_stream(ws: Any, limit: int = 500) -> list[dict]:
     """Frames of one stream up to its terminal event, skipping heartbeat pings."""
     frames = []
     for _ in range(limit):
-        frame = await recv(ws)
-        if frame["type"] == "ping":
-            continue
+        frame = await recv_event(ws)
         frames.append(frame)
         if frame["type"] in ("final", "error") and "seq" in frame:
             return frames
