@@ -19,7 +19,7 @@ from tests.services import free_port
 pytestmark = pytest.mark.slow
 
 SECRET = "memory-test-secret"
-WARMUP_CYCLES = 50
+WARMUP_CYCLES = 300
 CYCLES = 1500
 CONCURRENCY = 24
 TASK_SLACK = 8
