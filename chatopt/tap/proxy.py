@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -109,7 +110,10 @@ class TapProxy:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-            self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits, trust_env=False)
+            # No Nagle towards the provider either: a request's body must not wait for the ACK of its headers.
+            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=nodelay)
+            self._client = httpx.AsyncClient(timeout=self._timeout, transport=transport, trust_env=False)
         return self._client
 
     async def aclose(self) -> None:
