@@ -167,6 +167,8 @@ class TapProxy:
             exchange.started,
         )
         sent = 0
+        # The backend hanging up must stop the upstream too, so the provider stops generating.
+        hang_up = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             await send(
                 {
@@ -176,13 +178,18 @@ class TapProxy:
                 }
             )
             async for chunk in response.aiter_raw():
+                if hang_up.done():
+                    exchange.error = "the backend closed the connection before the answer ended"
+                    break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
                 observer.feed(chunk)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (httpx.HTTPError, OSError) as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"
         finally:
+            hang_up.cancel()
             await response.aclose()
         self._finish(exchange, response.status_code, observer, sent)
 
@@ -312,6 +319,12 @@ def _describe_chat(
     link = tracker.observe(facts.messages, answer if 200 <= call.status < 300 else None)
     call.conversation, call.turn = link.conversation, link.turn
     call.history_messages, call.full_history = link.history_messages, link.full_history
+
+
+async def _wait_for_disconnect(receive: Callable) -> None:
+    """Return once the client's connection is gone (the request body was already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _respond(send: Callable, status: int, body: bytes) -> None:

@@ -162,3 +162,20 @@ def test_streams_are_forwarded_chunk_by_chunk_not_buffered(tmp_path: Path) -> No
     # The upstream spaces its words 50 ms apart; a buffering proxy would deliver them all at the end.
     assert len(arrivals) > 5
     assert arrivals[-1] - arrivals[0] > 0.5 * arrivals[-1]
+
+
+def test_a_backend_hanging_up_stops_the_upstream_stream(tmp_path: Path) -> None:
+    with (
+        serve(fake_openai_app(chunk_delay_s=0.2)) as upstream,
+        TapServer(upstream + "/v1", free_port()) as tap,
+    ):
+        body = {"model": "small", "messages": MESSAGES, "stream": True}
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream("POST", tap.base_url + "/chat/completions", json=body) as response,
+        ):
+            next(response.iter_raw())  # the first event, then hang up mid-answer
+        assert tap.proxy.wait_settled(10)
+        [call] = tap.proxy.calls
+    assert call.error == "the backend closed the connection before the answer ended"
+    assert call.completion_tokens < tokens.count_text(answer_for(MESSAGES), model="small")
