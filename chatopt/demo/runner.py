@@ -256,14 +256,7 @@ class _Demo:
     def _bench(self, server: ServerProcess, load: ScenarioLoad, out: Path, trace: Path) -> ScenarioOutcome:
         calls_before = len(read_trace(trace)) if trace.exists() else 0
         args = [
-            "bench",
-            server.base_url,
-            "--target",
-            "reference",
-            "-H",
-            self.load_auth,
-            "--scenario",
-            load.scenario,
+            *self._load_command("bench", server, load.scenario),
             "--users",
             str(load.users),
             "--spawn-rate",
@@ -308,14 +301,7 @@ class _Demo:
         start, step, most = self.plan.stress_users
         slo = "p95_ttft<=1s,error_rate<=1%"
         args = [
-            "stress",
-            server.base_url,
-            "--target",
-            "reference",
-            "-H",
-            self.load_auth,
-            "--scenario",
-            "mixed",
+            *self._load_command("stress", server, "mixed"),
             "--slo",
             slo,
             "--start-users",
@@ -344,17 +330,23 @@ class _Demo:
             result_dir=str(out.relative_to(self.options.out_dir)),
         )
 
-    def _soak(self, server: ServerProcess, out: Path) -> SoakOutcome:
-        seconds = self.plan.soak_s
-        args = [
-            "soak",
+    def _load_command(self, command: str, server: ServerProcess, scenario: str) -> list[str]:
+        """The start of a load command against ``server`` as the load generator's identity."""
+        return [
+            command,
             server.base_url,
             "--target",
             "reference",
             "-H",
             self.load_auth,
             "--scenario",
-            "soak",
+            scenario,
+        ]
+
+    def _soak(self, server: ServerProcess, out: Path) -> SoakOutcome:
+        seconds = self.plan.soak_s
+        args = [
+            *self._load_command("soak", server, "soak"),
             "--duration",
             f"{seconds:g}s",
             "--pid",

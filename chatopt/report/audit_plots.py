@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
 from chatopt.audit.findings import ContextPoint, TurnTrace  # noqa: E402
-
-
-def _png_data_uri(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+from chatopt.report.plots import data_uri  # noqa: E402
 
 
 def waterfall(trace: TurnTrace) -> str:
@@ -59,7 +48,7 @@ def waterfall(trace: TurnTrace) -> str:
     axis.invert_yaxis()
     axis.set_xlabel("ms from the user's request (black tick: first token)")
     axis.set_title(trace.label[:90], fontsize=10)
-    return _png_data_uri(figure)
+    return data_uri(figure)
 
 
 def context_growth(points: list[ContextPoint]) -> str:
@@ -77,4 +66,4 @@ def context_growth(points: list[ContextPoint]) -> str:
     axis.set_title(f"Context growth (source: {points[-1].source})" if points else "Context growth")
     axis.set_xticks(turns)
     axis.set_ylim(bottom=0)
-    return _png_data_uri(figure)
+    return data_uri(figure)
