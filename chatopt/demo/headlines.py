@@ -65,10 +65,11 @@ def headlines(before: ConfigurationRun, after: ConfigurationRun) -> list[Headlin
         "-80%",
     )
     rows.append(_tokens_per_request(before, after))
+    cache_scenario = "faq" if before.scenario("faq") or after.scenario("faq") else "mixed"
     add(
         "Cache hit rate",
         "%",
-        "faq",
+        cache_scenario,
         lambda o: 100 * o.cache_hit_rate,
         lambda b, a: "n/a" if b is None or a is None else f"{b:.0f}% -> {a:.0f}%",
         "0% -> 80%",

@@ -71,11 +71,10 @@ def plan_for(mode: Mode, soak_s: float = 0.0) -> DemoPlan:
         return DemoPlan(
             mode=mode,
             scenarios=(
-                ScenarioLoad("mixed", 12, 15, "perceived latency, routing and API cost"),
-                ScenarioLoad("faq", 10, 10, "cache hit rate"),
-                ScenarioLoad("long-conversation", 3, 20, "tokens per request as a conversation grows"),
+                ScenarioLoad("mixed", 12, 15, "perceived latency, routing, API cost and cache hits"),
+                ScenarioLoad("long-conversation", 3, 18, "tokens per request as a conversation grows"),
             ),
-            audit_seconds=35,
+            audit_seconds=30,
             audit_max_requests=150,
             ladder_scenario=None,
         )

@@ -126,3 +126,10 @@ def test_quick_plan_is_smaller_than_default_and_full():
     assert load_seconds(quick) < load_seconds(default) <= load_seconds(full)
     assert quick.ladder_scenario is None and default.ladder_scenario is not None
     assert full.big_load_users == 1000 and full.soak_s == 60
+
+
+def test_cache_hit_rate_falls_back_to_mixed_traffic_when_no_faq_run():
+    before = ConfigurationRun(label="baseline", switches={}, scenarios=[outcome("mixed", ttft=5000)])
+    after = ConfigurationRun(label="optimized", switches={}, scenarios=[outcome("mixed", ttft=5, hits=70)])
+    cache = next(row for row in headlines(before, after) if row.name == "Cache hit rate")
+    assert cache.after == 70 and cache.measured_on == "bench mixed"
